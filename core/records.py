@@ -1,0 +1,89 @@
+"""Canonical values that flow through the engine.
+
+RawRecord  bytes as one library sent them (kept for export)
+Record     the canonical bibliographic record a normalizer makes of a RawRecord
+Hit        one merged entry of the union catalog: the records that describe one book
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Hit", "RawRecord", "Record"]
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """A record exactly as a target sent it.
+
+    ``syntax`` says how to read ``data``: ``usmarc``, ``unimarc``, ``rusmarc`` (ISO2709),
+    ``marcxml`` (MARCXML ``<record>``), ``opac``, ``sutrs``, ``xml``.
+    ``position`` is the 1-based position in the target's result set.
+    """
+
+    target_id: str
+    position: int
+    syntax: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """The canonical bibliographic record: what every normalizer produces.
+
+    >>> Record(title="War and peace", authors=("Tolstoy, Leo",), year=1869).title
+    'War and peace'
+    """
+
+    title: str = ""
+    responsibility: str = ""
+    authors: tuple[str, ...] = ()
+    publisher: str = ""
+    place: str = ""
+    year: int | None = None
+    edition: str = ""
+    isbns: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    subjects: tuple[str, ...] = ()
+    flavour: str = "marc21"
+    charset: str = "utf-8"
+    target_id: str = ""
+    position: int = 0
+    raw: RawRecord | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(slots=True)
+class Hit:
+    """One entry of the merged list: every record (from every library) of one book."""
+
+    key: str
+    records: list[Record] = field(default_factory=list)
+    score: float = 0.0
+
+    @property
+    def best(self) -> Record:
+        """The record shown for the hit: the one with the most filled-in fields."""
+        return max(self.records, key=_richness)
+
+    @property
+    def libraries(self) -> list[str]:
+        """Target ids holding the book, in order of arrival, each once."""
+        return list(dict.fromkeys(r.target_id for r in self.records))
+
+
+def _richness(record: Record) -> int:
+    return sum(
+        bool(v)
+        for v in (
+            record.title,
+            record.responsibility,
+            record.authors,
+            record.publisher,
+            record.place,
+            record.year,
+            record.edition,
+            record.isbns,
+            record.languages,
+            record.subjects,
+        )
+    )
