@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import sys
 import textwrap
 from collections.abc import Callable
@@ -230,25 +231,40 @@ def targets_check(ctx: click.Context) -> None:
 @main.command()
 @click.argument("query", required=False, default="computer")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@click.option("--workdir", type=click.Path(file_okay=False), help="Keep the libraries here.")
-def demo(query: str, fmt: str, workdir: str | None) -> None:
+@click.option("--workdir", type=click.Path(file_okay=False), help="Build the libraries here.")
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Keep the libraries running on ports 9901-9903 (as in config/targets.yaml) "
+    "until Ctrl-C, so that `svod search` can be tried on them.",
+)
+def demo(query: str, fmt: str, workdir: str | None, serve: bool) -> None:
     """Start three local Zebra libraries from Debian's sample records and search them."""
     from demo.run import run_demo
 
+    click.echo("Starting three demo libraries (Zebra, Debian sample records)...", err=True)
     try:
-        targets, stop = run_demo(Path(workdir) if workdir else None)
+        targets, stop = run_demo(Path(workdir) if workdir else None, fixed_ports=serve)
     except (OSError, RuntimeError) as exc:
         _fail(f"cannot start the demo libraries: {exc}", 1)
     try:
-        click.echo(
-            f"Demo federation: {', '.join(f'{t.id} ({t.protocol})' for t in targets)}", err=True
-        )
+        names = ", ".join(f"{t.id} ({t.protocol} {t.address})" for t in targets)
+        click.echo(f"Demo federation: {names}", err=True)
+        click.echo(f"Query: {query}", err=True)
         _search(targets, query, None, None, fmt)
-        click.echo(
-            "\nNext: svod search QUERY --config FILE, with your libraries in FILE "
-            "(see config/targets.yaml).",
-            err=True,
-        )
+        if serve:
+            click.echo(
+                "\nLibraries running; in another shell try: svod search 'dc.title=computer'"
+                "\nCtrl-C stops them.",
+                err=True,
+            )
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        else:
+            click.echo(
+                "\nNext: `svod demo --serve` keeps these libraries up for `svod search`; "
+                "list your own libraries in a targets file (see config/targets.yaml).",
+                err=True,
+            )
     finally:
         stop()
 

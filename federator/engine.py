@@ -156,8 +156,7 @@ class Engine:
                         query, want, lambda state: update(state=state)
                     )
         except TimeoutError:
-            exc = TargetTimeout("search", overall)
-            update(state=TargetState.TIMEOUT, message=str(exc))
+            update(state=TargetState.TIMEOUT, message=str(TargetTimeout("search", overall)))
             return []
         except TargetError as exc:
             state = TargetState.TIMEOUT if isinstance(exc, TargetTimeout) else TargetState.ERROR

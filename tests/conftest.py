@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from demo.servers import ServerProcess, start_ztest
+from demo.zebra import Federation, MissingPackageError, launch_federation
 
 needs_yaz = pytest.mark.skipif(
     shutil.which("yaz-ztest") is None, reason="yaz-ztest not installed (Debian package 'yaz')"
@@ -23,3 +24,20 @@ def ztest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     server = start_ztest(Path(tmp_path_factory.mktemp("ztest")))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def zebra_libraries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
+    """Three zebrasrv libraries ``lib1``..``lib3`` sharing Debian's sample records, overlapping.
+
+    Iterate it for the libraries (``name``, ``port``, ``database``, ``record_count``, ``zurl``,
+    ``sru_url``), ``.library("lib2")`` picks one, ``.manifest`` says which library holds which
+    record. Z39.50 and SRU answer on the same port; the database name is the library name.
+    Skips when zebrasrv, zebraidx, yaz-marcdump or idzebra-2.0-examples is missing.
+    """
+    try:
+        federation = launch_federation(Path(tmp_path_factory.mktemp("zebra")))
+    except MissingPackageError as exc:
+        pytest.skip(str(exc))
+    yield federation
+    federation.stop()
