@@ -37,10 +37,17 @@ def _load(ctx: click.Context) -> list[Target]:
         _fail(str(exc))
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _status_line(status: TargetStatus) -> str:
     state = status.state
     if state is TargetState.DONE:
-        text = f"{status.hits} hits, {status.records} records ({status.elapsed:.2f} s)"
+        text = (
+            f"{_plural(status.hits, 'hit')}, {_plural(status.records, 'record')}"
+            f" ({status.elapsed:.2f} s)"
+        )
         if status.message:
             text += f"; {status.message}"
     elif state in (TargetState.ERROR, TargetState.TIMEOUT):
@@ -111,7 +118,8 @@ def _print_table(outcome: SearchOutcome, names: dict[str, str]) -> None:
         isbn = f"  ISBN {best.isbns[0]}" if best.isbns else ""
         click.echo(f"     held by {len(hit.libraries)}: {libs}{isbn}")
     done = sum(s.state is TargetState.DONE for s in outcome.statuses)
-    click.echo(f"\n{len(outcome.hits)} hits from {done} of {len(outcome.statuses)} libraries.")
+    total = len(outcome.statuses)
+    click.echo(f"\n{_plural(len(outcome.hits), 'hit')} from {done} of {total} libraries.")
 
 
 def run_search(
@@ -242,6 +250,8 @@ def demo(query: str, fmt: str, workdir: str | None, serve: bool) -> None:
     """Start three local Zebra libraries from Debian's sample records and search them."""
     from demo.run import run_demo
 
+    # SIGTERM must unwind through `finally: stop()`, or the servers would be orphaned
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     click.echo("Starting three demo libraries (Zebra, Debian sample records)...", err=True)
     try:
         targets, stop = run_demo(Path(workdir) if workdir else None, fixed_ports=serve)
@@ -258,7 +268,10 @@ def demo(query: str, fmt: str, workdir: str | None, serve: bool) -> None:
                 "\nCtrl-C stops them.",
                 err=True,
             )
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            # blocked first, so that sigwait (not the default action) receives them
+            stop_signals = {signal.SIGINT, signal.SIGTERM}
+            signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+            signal.sigwait(stop_signals)
         else:
             click.echo(
                 "\nNext: `svod demo --serve` keeps these libraries up for `svod search`; "

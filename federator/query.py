@@ -16,6 +16,9 @@ index rows. Every choice is visible in that file, and each translation of a term
 
 Within one term a later attribute of the same type replaces an earlier one, so every type
 is sent once (Zebra would otherwise use the last; other servers may refuse).
+
+A ``sortby`` clause stays in the tree but neither translation sends it: the federator
+orders the merged results itself (``to_sru_cql(..., sort=True)`` keeps it).
 """
 
 from __future__ import annotations
@@ -105,9 +108,11 @@ def _keywords(text: str) -> Node | None:
         else:
             start = i
             while i < n and not text[i].isspace() and text[i] != '"':
+                if text[i] in _STRUCTURE_CHARS:
+                    return None
                 i += 1
             words.append(text[start:i])
-    if not words or any(c in _STRUCTURE_CHARS for w in words for c in w):
+    if not words:
         return None
     clause: Clause = SearchClause(SERVER_CHOICE, "=", words[0])
     for word in words[1:]:

@@ -291,7 +291,7 @@ trees: st.SearchStrategy[Node] = st.one_of(
 
 
 @given(trees)
-@settings(max_examples=400)
+@settings(max_examples=200)
 def test_generated_trees_round_trip(tree: Node) -> None:
     text = to_cql(tree)
     assert parse(text) == tree, text
