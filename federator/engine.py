@@ -73,7 +73,7 @@ def query_terms(node: Any) -> Iterator[str]:
     term = getattr(node, "term", None)
     if isinstance(term, str):
         yield term
-    for side in ("left", "right"):
+    for side in ("left", "right", "query"):
         child = getattr(node, side, None)
         if child is not None:
             yield from query_terms(child)

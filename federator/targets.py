@@ -127,6 +127,18 @@ def _index_map(entry: Mapping[str, Any], where: _Where) -> dict[str, str]:
     return out
 
 
+def _check_bib1(index_map: dict[str, str], where: _Where) -> None:
+    from federator.query import parse_attributes
+
+    for index, spec in index_map.items():
+        if not spec:
+            continue  # empty: "this target cannot search that index"
+        try:
+            parse_attributes(spec)
+        except ValueError as exc:
+            raise where.error(f"'index_map' entry {index!r}: {exc}") from None
+
+
 def _charset(entry: Mapping[str, Any], where: _Where) -> str:
     value = _str(entry, "charset", where, "").lower()
     if not value or value in _MARC_CHARSETS:
@@ -167,6 +179,7 @@ def _target(entry: Any, index: int, source: str) -> Target:
         "max_records": _int(entry, "max_records", where, 20, 0, 10_000),
     }
     if protocol == "z3950":
+        _check_bib1(common["index_map"], where)
         return Target(
             protocol="z3950",
             host=_str(entry, "host", where),

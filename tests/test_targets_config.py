@@ -97,6 +97,10 @@ targets:
         ),
         ("{id: 'bad id', protocol: z3950, host: h}", "target 'bad id': 'id' must be letters"),
         ("[1, 2]", "targets.yaml: target #1 must be a mapping"),
+        (
+            "{id: x, protocol: z3950, host: h, index_map: {dc.title: '1=four'}}",
+            "target 'x': 'index_map' entry 'dc.title': ",
+        ),
     ],
 )
 def test_errors_name_file_target_and_key(entry: str, message: str) -> None:
