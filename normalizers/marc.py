@@ -16,6 +16,7 @@ import pymarc
 from lxml import etree
 
 from core import RecordError
+from core.xmlsafe import parse_untrusted
 
 __all__ = [
     "MARCXML_NS",
@@ -135,26 +136,13 @@ def read_iso2709(data: bytes, charset: str = "") -> MarcRecord:
     return MarcRecord(leader, tuple(control), tuple(fields), used)
 
 
-def _xml_parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-
-
 def _local(el: etree._Element) -> str:
     return etree.QName(el.tag).localname if isinstance(el.tag, str) else ""
 
 
 def read_marcxml(data: bytes) -> MarcRecord:
     """Decode one MARCXML (MARC21 slim) ``<record>``, or a ``<collection>`` of exactly one."""
-    if len(data) > MAX_RECORD_BYTES:
-        raise RecordError(f"MARCXML record of {len(data)} bytes is too large")
-    try:
-        root = etree.fromstring(data, _xml_parser())
-    except (etree.XMLSyntaxError, ValueError) as exc:
-        raise RecordError(f"MARCXML record is not well-formed XML: {exc}") from None
-    if root is None:
-        raise RecordError("MARCXML record is empty")
-    if root.getroottree().docinfo.internalDTD is not None:
-        raise RecordError("MARCXML record has a DOCTYPE (refused: entity expansion risk)")
+    root = parse_untrusted(data, what="MARCXML record", limit=MAX_RECORD_BYTES, error=RecordError)
     if _local(root) == "collection":
         inner = [c for c in root if _local(c) == "record"]
         if len(inner) != 1:

@@ -36,6 +36,7 @@ from typing import NamedTuple
 from lxml import etree
 
 from core import Diagnostic, LocalProtocolError, RemoteProtocolError, diagnostic_meaning
+from core.xmlsafe import excerpt, parse_untrusted, safe_parser
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -181,33 +182,11 @@ def parse_diagnostic_uri(uri: str, message: str = "", details: str = "") -> Diag
 # -- parsing ---------------------------------------------------------------------------------
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        dtd_validation=False,
-        remove_blank_text=False,
-    )
-
-
-def _excerpt(body: bytes, size: int = 80) -> str:
-    text = body[:size].decode("utf-8", "replace")
-    return " ".join(text.split()) + ("..." if len(body) > size else "")
-
-
 def _parse_xml(body: bytes) -> etree._Element:
-    """Parse untrusted XML (entities stay unexpanded); RemoteProtocolError if it is not XML."""
-    if len(body) > MAX_BODY_BYTES:
-        raise RemoteProtocolError(f"SRU response of {len(body)} bytes exceeds the size limit")
-    try:
-        root = etree.fromstring(body, _parser())
-    except (etree.XMLSyntaxError, ValueError) as exc:
-        raise RemoteProtocolError(f"SRU response is not XML: {_excerpt(body)!r}") from exc
-    if root is None:
-        raise RemoteProtocolError(f"SRU response is not XML: {_excerpt(body)!r}")
-    return root
+    """Parse untrusted XML; RemoteProtocolError if it is not XML or carries a DOCTYPE."""
+    return parse_untrusted(
+        body, what="SRU response", limit=MAX_BODY_BYTES, error=RemoteProtocolError
+    )
 
 
 def _local(el: etree._Element) -> str:
@@ -254,11 +233,8 @@ def _root(body: bytes, expected: str) -> etree._Element:
     root = _parse_xml(body)
     if _local(root) != expected:
         raise RemoteProtocolError(
-            f"expected an SRU <{expected}>, got <{_local(root) or root.tag}>: {_excerpt(body)!r}"
+            f"expected an SRU <{expected}>, got <{_local(root) or root.tag}>: {excerpt(body)!r}"
         )
-    if root.getroottree().docinfo.internalDTD is not None:
-        # SRU needs no DTD; entity declarations are how billion-laughs attacks start
-        raise RemoteProtocolError(f"SRU response has a DOCTYPE: {_excerpt(body)!r}")
     return root
 
 
@@ -288,7 +264,7 @@ def _record_payload(data: etree._Element) -> etree._Element | bytes | None:
         return None
     raw = _XML_DECL.sub(b"", text.encode("utf-8"), count=1)
     try:
-        inner = etree.fromstring(raw, _parser())
+        inner = etree.fromstring(raw, safe_parser())
     except (etree.XMLSyntaxError, ValueError):
         return raw  # the normalizer reports what is wrong with this one record
     if inner is None or inner.getroottree().docinfo.internalDTD is not None:

@@ -218,7 +218,7 @@ def test_next_record_position_is_read() -> None:
     [
         (b"", "not XML"),
         (b"Service Temporarily Unavailable", "not XML: 'Service Temporarily Unavailable'"),
-        ((DATA / "http-404.html").read_bytes(), "got <HTML>"),
+        ((DATA / "http-404.html").read_bytes(), "<HTML> document"),
         ((DATA / "explain-1.2.xml").read_bytes(), "got <explainResponse>"),
         (
             b"<searchRetrieveResponse><numberOfRecords>many</numberOfRecords>"
