@@ -11,17 +11,26 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core import Diagnostic, RawRecord, TargetState
+from core import Diagnostic, RawRecord, TargetError, TargetState
 from core.target import Target
 from protocols.z3950.rpn import RPNQuery
 
-__all__ = ["Connector", "Progress", "SearchResult", "TargetQuery"]
+__all__ = ["Connector", "Progress", "ScanTerm", "SearchResult", "TargetQuery"]
 
 #: What a connector sends: an RPN tree for Z39.50, a CQL string for SRU.
 TargetQuery = RPNQuery | str
 
 #: Called by a connector as it moves through connecting / searching / presenting.
 Progress = Callable[[TargetState], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanTerm:
+    """One entry of an index as a target's scan returns it."""
+
+    term: str
+    count: int
+    display: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +57,14 @@ class Connector(ABC):
     @abstractmethod
     async def ping(self) -> str:
         """Check the target answers (Z39.50 Init / SRU explain); return a one-line summary."""
+
+    async def scan(self, index: str, term: str, count: int = 20) -> list[ScanTerm]:
+        """Browse ``index`` from ``term``: the next ``count`` index entries with hit counts.
+
+        ``index`` is in the target's own terms (Bib-1 attributes like ``"1=4"`` for Z39.50,
+        a CQL index for SRU). Targets that cannot browse raise ``TargetError``.
+        """
+        raise TargetError(f"scan is not supported for {self.target.protocol} targets")
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. Default: nothing to release."""

@@ -15,15 +15,18 @@ from core.errors import (
     TargetUnreachable,
     UnsupportedIndex,
 )
-from core.records import Hit, RawRecord, Record
+from core.records import Contributor, Hit, Holding, HoldingStatus, RawRecord, Record
 from core.status import TargetState, TargetStatus
 from core.target import Target, Timeouts
 
 __all__ = [
     "CQLSyntaxError",
     "ConfigError",
+    "Contributor",
     "Diagnostic",
     "Hit",
+    "Holding",
+    "HoldingStatus",
     "LocalProtocolError",
     "QueryError",
     "RawRecord",

@@ -8,8 +8,9 @@ Hit        one merged entry of the union catalog: the records that describe one 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-__all__ = ["Hit", "RawRecord", "Record"]
+__all__ = ["Contributor", "Hit", "Holding", "HoldingStatus", "RawRecord", "Record"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,49 @@ class RawRecord:
     position: int
     syntax: str
     data: bytes
+
+
+class HoldingStatus(StrEnum):
+    """Whether a copy can be had now; what a reader asks first."""
+
+    AVAILABLE = "available"
+    ON_LOAN = "on_loan"
+    IN_LIBRARY_USE = "in_library_use"
+    IN_TRANSIT = "in_transit"
+    ON_ORDER = "on_order"
+    UNAVAILABLE = "unavailable"  # bindery, reserve, temporarily withdrawn
+    LOST = "lost"
+    WITHDRAWN = "withdrawn"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """One copy (or a group of copies) of a book in one library.
+
+    ``library`` is the holding institution as the record names it (MARC21 852$a, RUSMARC
+    899$a, ...); ``due`` is an ISO date when the copy is on loan and the date is known.
+    """
+
+    library: str = ""
+    branch: str = ""
+    location: str = ""
+    call_number: str = ""
+    barcode: str = ""
+    status: HoldingStatus = HoldingStatus.UNKNOWN
+    due: str = ""
+    copies: int = 1
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Contributor:
+    """A person or body responsible for the work, with role and dates when the record has them."""
+
+    name: str
+    role: str = ""
+    dates: str = ""
+    kind: str = "person"  # person | corporate | meeting
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +91,23 @@ class Record:
     subjects: tuple[str, ...] = ()
     flavour: str = "marc21"
     charset: str = "utf-8"
+    charset_suspect: bool = False
+    subtitle: str = ""
+    parallel_titles: tuple[str, ...] = ()
+    uniform_title: str = ""
+    contributors: tuple[Contributor, ...] = ()
+    extent: str = ""
+    pages: int | None = None
+    series: tuple[str, ...] = ()
+    issns: tuple[str, ...] = ()
+    #: other identifiers as (scheme, value): ("lccn", ...), ("035", ...), ("nbn", ...)
+    identifiers: tuple[tuple[str, str], ...] = ()
+    #: classifications as (scheme, value): ("udc", ...), ("bbk", ...), ("ddc", ...), ("lcc", ...)
+    classifications: tuple[tuple[str, str], ...] = ()
+    #: book | serial | e-resource | map | score | sound | video | other
+    format: str = "book"
+    links: tuple[str, ...] = ()
+    holdings: tuple[Holding, ...] = ()
     target_id: str = ""
     position: int = 0
     raw: RawRecord | None = field(default=None, repr=False, compare=False)
