@@ -19,13 +19,18 @@ class RawRecord:
 
     ``syntax`` says how to read ``data``: ``usmarc``, ``unimarc``, ``rusmarc`` (ISO2709),
     ``marcxml`` (MARCXML ``<record>``), ``opac``, ``sutrs``, ``xml``.
-    ``position`` is the 1-based position in the target's result set.
+    ``position`` is the 1-based position in the target's result set. ``charset`` is set
+    when the connector knows better than the record (Z39.50 character-set negotiation:
+    Zebra converts records without fixing leader/09); ``holdings`` come from outside the
+    record (Z39.50 OPAC holdings and circulation data).
     """
 
     target_id: str
     position: int
     syntax: str
     data: bytes
+    charset: str = ""
+    holdings: tuple[Holding, ...] = ()
 
 
 class HoldingStatus(StrEnum):
@@ -120,6 +125,32 @@ class Hit:
     key: str
     records: list[Record] = field(default_factory=list)
     score: float = 0.0
+    #: the merged display record (dedup's per-field policy), when the hit comes from a cluster
+    merged: Record | None = None
+    #: how many editions (manifestations) the hit groups; 1 for a single edition
+    editions: int = 1
+
+    @property
+    def display(self) -> Record:
+        """The record to show: the merged one when there is one, else ``best``."""
+        return self.merged if self.merged is not None else self.best
+
+    @property
+    def available(self) -> list[str]:
+        """Libraries with a copy on the shelf now (holdings say ``available``), each once."""
+        return list(
+            dict.fromkeys(
+                h.library or r.target_id
+                for r in self.records
+                for h in r.holdings
+                if h.status is HoldingStatus.AVAILABLE
+            )
+        )
+
+    @property
+    def holdings_known(self) -> bool:
+        """True when some record tells its copies' status."""
+        return any(h.status is not HoldingStatus.UNKNOWN for r in self.records for h in r.holdings)
 
     @property
     def best(self) -> Record:

@@ -1,41 +1,110 @@
-"""Incremental merging of records into hits: each book once, with every library holding it."""
+"""The merged display record of a cluster, by per-field policy (``merge:`` in rules.yaml).
+
+``longest`` title, ``union`` of subjects and identifiers, the most complete (then earliest)
+``imprint``, and so on: the policy names are explained in the rules file. Source records are
+never changed; each stays in its cluster with its ``raw`` bytes.
+
+>>> a = Record(title="War and peace", subjects=("Napoleonic Wars",), year=1970, target_id="a")
+>>> b = Record(title="War and peace : a novel", publisher="Penguin", place="London",
+...            year=1982, subjects=("Russia -- Fiction",), target_id="b")
+>>> m = merge_records([a, b])
+>>> m.title, m.publisher, m.year, m.subjects
+('War and peace : a novel', 'Penguin', 1982, ('Napoleonic Wars', 'Russia -- Fiction'))
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import fields, replace
+from typing import Any
 
-from core import Hit, Record
-from dedup.keys import match_keys
+from core import Record
+from dedup.rules import Rules, default_rules
 
-__all__ = ["Merger"]
+__all__ = ["merge_records", "merger"]
+
+_RICHNESS = (
+    "title",
+    "responsibility",
+    "authors",
+    "publisher",
+    "place",
+    "year",
+    "edition",
+    "isbns",
+    "languages",
+    "subjects",
+    "extent",
+    "uniform_title",
+    "classifications",
+)
+_FIELDS = {f.name for f in fields(Record)}
 
 
-class Merger:
-    """Adds records one at a time; a record joins the first hit sharing any of its keys.
+def _richness(record: Record) -> int:
+    return sum(bool(getattr(record, name)) for name in _RICHNESS)
 
-    >>> m = Merger()
-    >>> m.add(Record(title="War and peace", isbns=("9780140447934",), target_id="a")).key
-    'isbn:9780140447934'
-    """
 
-    def __init__(self) -> None:
-        self._by_key: dict[str, Hit] = {}
-        self.hits: list[Hit] = []
+def _longest(values: list[Any]) -> Any:
+    best = values[0]
+    for v in values[1:]:
+        if len(v) > len(best):
+            best = v
+    return best
 
-    def add(self, record: Record) -> Hit:
-        """Merge ``record`` into an existing hit, or start a new one."""
-        keys = match_keys(record)
-        hit = next((self._by_key[k] for k in keys if k in self._by_key), None)
-        if hit is None:
-            own = keys[0] if keys else f"rec:{record.target_id}:{record.position}"
-            hit = Hit(key=own)
-            self.hits.append(hit)
-        hit.records.append(record)
-        for k in keys:
-            self._by_key.setdefault(k, hit)
-        return hit
 
-    def add_all(self, records: Iterable[Record]) -> None:
-        """Merge many records."""
-        for r in records:
-            self.add(r)
+def _union(values: list[Any]) -> tuple[Any, ...]:
+    seen: dict[Any, None] = {}
+    for v in values:
+        for item in v:
+            seen.setdefault(item)
+    return tuple(seen)
+
+
+def _most(values: list[Any]) -> Any:
+    return Counter(values).most_common(1)[0][0]
+
+
+def _imprint_rank(r: Record) -> tuple[int, int]:
+    return (bool(r.place) + bool(r.publisher) + bool(r.year), -(r.year or 9999))
+
+
+def merge_records(records: list[Record], rules: Rules | None = None) -> Record:
+    """One display record for ``records`` (non-empty), field by field."""
+    if len(records) == 1:
+        return records[0]
+    # the same records give the same display whatever order the libraries answered in
+    records = sorted(records, key=lambda r: (r.target_id, r.position))
+    policy = (rules or default_rules()).merge
+    base = max(records, key=_richness)
+    changes: dict[str, Any] = {}
+    for name, how in policy.items():
+        if how == "imprint":
+            top = max(records, key=_imprint_rank)
+            changes.update(place=top.place, publisher=top.publisher, year=top.year)
+            continue
+        if name not in _FIELDS or how == "richest":
+            continue
+        values = [getattr(r, name) for r in records]
+        present = [v for v in values if v]
+        if not present:
+            continue
+        if how == "longest":
+            changes[name] = _longest(present)
+        elif how == "union":
+            changes[name] = _union(present)
+        elif how == "most":
+            changes[name] = _most(present)
+        elif how == "max":
+            changes[name] = max(present)
+    return replace(base, **changes)
+
+
+def merger(rules: Rules | None = None) -> Callable[[list[Record]], Record]:
+    """A merge function bound to ``rules``, as clusters want it."""
+
+    def merge(records: list[Record]) -> Record:
+        return merge_records(records, rules) if records else Record()
+
+    return merge

@@ -7,6 +7,7 @@ Z39.50 and SRU on the same port; its database name is the library's name.
     split_corpus()        deal them out to n libraries, overlapping (dedup needs duplicates)
     plan_split()          the Manifest of that split: who holds which record
     start_zebra()         index records and serve them as one library
+    start_zebra_protected()  the same, but Init needs a user name and password
     launch_federation()   corpus -> split -> n running libraries + manifest.json
     start_federation()    the same, returning just the list of servers; stop_all() ends them
 
@@ -27,7 +28,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,7 @@ __all__ = [
     "split_corpus",
     "start_federation",
     "start_zebra",
+    "start_zebra_protected",
     "stop_all",
 ]
 
@@ -714,3 +716,52 @@ def start_federation(workdir: Path, n: int = 3, seed: int = DEFAULT_SEED) -> lis
     """Start ``n`` overlapping libraries ``lib1``..``libn`` under ``workdir``; see
     :func:`launch_federation`. Stop them with :func:`stop_all`."""
     return list(launch_federation(workdir, n, seed).libraries)
+
+
+# ---------------------------------------------------------------- a library that needs a password
+
+
+def start_zebra_protected(
+    workdir: Path,
+    name: str,
+    records: Sequence[bytes],
+    users: Mapping[str, str],
+    port: int | None = None,
+) -> ZebraLibrary:
+    """Like :func:`start_zebra`, but Init is refused without a user name and password.
+
+    ``users`` maps user names to passwords; they go to ``workdir/passwd`` (``user:password``
+    lines, Zebra's plain-text format) named by ``passwd:`` in zebra.cfg. Zebra then refuses
+    anonymous and wrong logins with bib-1 diagnostic 1011 and accepts both the ``open``
+    (``user/password``) and the ``idPass`` forms. Character-set negotiation works as in
+    every zebrasrv.
+    """
+    _names(1, [name])
+    for user, password in users.items():
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", user) or ":" in password or "\n" in password:
+            raise ValueError(f"user {user!r}: use letters, digits, '_.-'; no ':' in passwords")
+    exe = _program("zebrasrv", "idzebra-2.0-utils")
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    for sub in ("reg", "lock", "tmp"):
+        shutil.rmtree(workdir / sub, ignore_errors=True)
+        (workdir / sub).mkdir()
+    for file in CONFIG_FILES:
+        shutil.copyfile(DATA / file, workdir / file)
+    (workdir / "records.mrc").write_bytes(b"".join(records))
+    (workdir / "zebra.cfg").write_text(_zebra_cfg(workdir, name), "utf-8")
+    _index(workdir, name, len(records))
+    passwd = workdir / "passwd"
+    passwd.write_text("".join(f"{u}:{p}\n" for u, p in users.items()), "utf-8")
+    passwd.chmod(0o600)
+    with (workdir / "zebra.cfg").open("a", encoding="utf-8") as cfg:
+        cfg.write(f"# Init needs a user and password from this file\npasswd: {passwd}\n")
+    for _attempt in range(5 if port is None else 1):
+        chosen = port or free_port()
+        (workdir / "yazgfs.xml").write_text(_yazgfs_xml(workdir, name, name, chosen), "utf-8")
+        (workdir / "zebrasrv.log").unlink(missing_ok=True)
+        proc = _launch(exe, workdir, name, chosen)
+        if proc is not None:
+            log = workdir / "zebrasrv.log"
+            return ZebraLibrary(name, chosen, proc, log, name, len(records), workdir)
+    raise ZebraSetupError(f"zebrasrv for {name} could not listen, see {workdir}/zebrasrv.log")

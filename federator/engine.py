@@ -1,8 +1,11 @@
 """The facade every front end calls: one federated search over many targets.
 
     query text -> CQL AST -> per-target translation -> connector -> RawRecord
-               -> normalizer -> Record -> merged Hit -> ranked list + TargetStatus per target
+               -> normalizer -> Record -> cluster (work > manifestation > hit)
+               -> ranked ResultPage + TargetStatus per target
 
+``Engine.session`` starts a live search (``federator.session``): pages of ranked clusters
+and facets can be read while results arrive. ``Engine.search`` runs one to completion.
 Every target runs in its own task. Whatever goes wrong with one library (refused, hung,
 garbage, a diagnostic, an index it cannot search) ends as that library's ``TargetStatus``;
 the others still deliver.
@@ -13,14 +16,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from connectors.base import Connector, SearchResult, TargetQuery
 from core import (
     Hit,
     QueryError,
+    RawRecord,
     Record,
     RecordError,
     Target,
@@ -29,26 +34,44 @@ from core import (
     TargetStatus,
     TargetTimeout,
 )
-from dedup.merge import Merger
+from core.clusters import Cluster, Facet, Level, ResultPage, as_hit
+from federator.explain import translate
 from federator.query import parse_query, to_rpn, to_sru_cql
-from federator.rank import rank
+from federator.session import DEFAULT_MAX_RECORDS, SearchSession
 from federator.targets import select_targets
 from normalizers import normalize
+from protocols.cql import to_cql
 
-__all__ = ["ConnectorFactory", "Engine", "SearchOutcome", "StatusCallback", "default_connector"]
+__all__ = [
+    "ConnectorFactory",
+    "Engine",
+    "PageCallback",
+    "SearchOutcome",
+    "SearchSession",
+    "StatusCallback",
+    "default_connector",
+]
 
 log = logging.getLogger(__name__)
 
 StatusCallback = Callable[[TargetStatus], None]
+PageCallback = Callable[[ResultPage], None]
 ConnectorFactory = Callable[[Target], Connector]
 
 
 def default_connector(target: Target) -> Connector:
     """The connector for a target's protocol."""
-    if target.protocol == "z3950":
-        from connectors.z3950 import Z3950Connector
+    if target.protocol == "local":
+        from connectors.local import LocalConnector
+        from federator.collection import ensure_collection
 
-        return Z3950Connector(target)
+        # the index is (re)built from the files first, when they changed
+        return LocalConnector(target, prepare=lambda: ensure_collection(target))
+    if target.protocol == "z3950":
+        from connectors.z3950 import Z3950Connector, default_pool
+
+        # associations are kept between searches: Init is the slowest step on real servers
+        return Z3950Connector(target, pool=default_pool())
     from connectors.sru import SRUConnector
 
     return SRUConnector(target)
@@ -56,27 +79,23 @@ def default_connector(target: Target) -> Connector:
 
 @dataclass(frozen=True, slots=True)
 class SearchOutcome:
-    """The merged, ranked hits of one search and how each target fared."""
+    """The merged, ranked results of one search and how each target fared.
+
+    ``hits`` are the editions (manifestations: each book once, with every library holding
+    it), ``clusters`` the works (every edition of one work together), both by relevance;
+    ``facets`` counts over the works.
+    """
 
     query: str
     hits: list[Hit]
     statuses: list[TargetStatus]
+    clusters: list[Cluster] = field(default_factory=list)
+    facets: dict[str, Facet] = field(default_factory=dict)
 
     @property
     def all_failed(self) -> bool:
         """True when no target finished its search."""
         return all(s.state is not TargetState.DONE for s in self.statuses)
-
-
-def query_terms(node: Any) -> Iterator[str]:
-    """The search terms of a CQL AST, for ranking (negated branches included: harmless)."""
-    term = getattr(node, "term", None)
-    if isinstance(term, str):
-        yield term
-    for side in ("left", "right", "query"):
-        child = getattr(node, side, None)
-        if child is not None:
-            yield from query_terms(child)
 
 
 class Engine:
@@ -93,10 +112,41 @@ class Engine:
         self._connector_factory = connector_factory
 
     def translate(self, node: Any, target: Target) -> TargetQuery:
-        """The query as ``target`` will receive it: RPN for Z39.50, CQL text for SRU."""
+        """The query as ``target`` will receive it: RPN for Z39.50, CQL text for SRU and
+        for local collections."""
+        if target.protocol == "local":
+            return to_cql(node)  # the collection's own connector refuses what it cannot answer
         if target.protocol == "z3950":
             return to_rpn(node, target.index_map, target_id=target.id)
         return to_sru_cql(node, target.index_map, target_id=target.id)
+
+    def session(
+        self,
+        text: str,
+        *,
+        target_ids: list[str] | None = None,
+        limit: int | None = None,
+        on_status: StatusCallback | None = None,
+        level: Level | str = Level.WORK,
+        max_records: int = DEFAULT_MAX_RECORDS,
+    ) -> SearchSession:
+        """A live search over the selected targets; call ``start()`` on it in an event loop.
+
+        Raises ``CQLSyntaxError`` / ``ConfigError`` for bad input before any target is
+        contacted; never raises for a target's failure.
+        """
+        node = parse_query(text)
+        targets = select_targets(self.targets, target_ids)
+        return SearchSession(
+            self,
+            node,
+            targets,
+            text=text,
+            limit=limit,
+            on_status=on_status,
+            level=level,
+            max_records=max_records,
+        )
 
     async def search(
         self,
@@ -105,29 +155,35 @@ class Engine:
         target_ids: list[str] | None = None,
         limit: int | None = None,
         on_status: StatusCallback | None = None,
+        on_page: PageCallback | None = None,
+        page_size: int = 10,
     ) -> SearchOutcome:
-        """Search every selected target at once and merge what comes back.
+        """Search every selected target at once, wait for all, and rank the merged works.
 
+        ``on_page`` is called with the first ``page_size`` ranked clusters whenever the
+        list changed while results arrive (progressive display).
         Raises ``CQLSyntaxError`` / ``ConfigError`` for bad input before any target is
         contacted; never raises for a target's failure.
         """
-        node = parse_query(text)
-        targets = select_targets(self.targets, target_ids)
-        merger = Merger()
-        statuses: dict[str, TargetStatus] = {t.id: TargetStatus(t.id) for t in targets}
-
-        def report(status: TargetStatus) -> None:
-            statuses[status.target_id] = status
-            if on_status is not None:
-                on_status(status)
-
-        async def one(target: Target) -> None:
-            records = await self._search_target(target, node, limit, report)
-            merger.add_all(records)
-
-        await asyncio.gather(*(one(t) for t in targets))
-        hits = rank(merger.hits, query_terms(node))
-        return SearchOutcome(text, hits, [statuses[t.id] for t in targets])
+        session = self.session(text, target_ids=target_ids, limit=limit, on_status=on_status)
+        session.start()
+        try:
+            while on_page is not None and not session.done:
+                page = session.page(0, page_size, fetch=False, facets=())
+                on_page(page)
+                await session.changed(since=page.version)
+            await session.wait()
+        finally:
+            await session.close()
+        works = session.page(0, None, fetch=False)
+        editions = session.page(0, None, fetch=False, level=Level.MANIFESTATION, facets=())
+        return SearchOutcome(
+            text,
+            [as_hit(c) for c in editions.clusters],
+            list(works.statuses),
+            list(works.clusters),
+            works.facets,
+        )
 
     async def _search_target(
         self, target: Target, node: Any, limit: int | None, report: StatusCallback
@@ -152,9 +208,14 @@ class Engine:
         try:
             async with asyncio.timeout(overall):
                 async with self._connector_factory(target) as connector:
+                    if target.index_map_auto:  # renames from the server's explain record
+                        query = await translate(node, target, connector)
                     result: SearchResult = await connector.search(
                         query, want, lambda state: update(state=state)
                     )
+        except QueryError as exc:
+            update(state=TargetState.ERROR, message=str(exc), diagnostic=exc.diagnostic)
+            return []
         except TimeoutError:
             update(state=TargetState.TIMEOUT, message=str(TargetTimeout("search", overall)))
             return []
@@ -178,12 +239,37 @@ class Engine:
         return records
 
 
+#: records normalized lately, by their bytes: a library sends the same records again for
+#: other queries and other sessions, and decoding is the costliest step of a search
+_NORMALIZED: OrderedDict[tuple[str, str, bytes], Record] = OrderedDict()
+NORMALIZED_CACHE_SIZE = 20_000
+
+
+def _normalize_cached(raw: RawRecord, charset: str) -> Record:
+    """``normalize(raw, charset=charset)``, memoized on the bytes (the mapping depends on
+    nothing else); the copy returned carries this ``raw``'s target, position and bytes."""
+    key = (raw.syntax, charset, raw.data)
+    record = _NORMALIZED.get(key)
+    if record is None:
+        record = normalize(raw, charset=charset)
+        _NORMALIZED[key] = record
+        if len(_NORMALIZED) > NORMALIZED_CACHE_SIZE:
+            _NORMALIZED.popitem(last=False)
+        return record
+    _NORMALIZED.move_to_end(key)
+    return replace(record, target_id=raw.target_id, position=raw.position, raw=raw)
+
+
 def _normalize_all(result: SearchResult, target: Target) -> tuple[list[Record], int]:
     records: list[Record] = []
     bad = 0
     for raw in result.records:
         try:
-            records.append(normalize(raw, charset=target.charset))
+            # a negotiated charset (raw.charset) beats the configured one and the record's
+            record = _normalize_cached(raw, raw.charset or target.charset)
+            if raw.holdings:  # OPAC holdings travel beside the bibliographic record
+                record = replace(record, holdings=record.holdings + raw.holdings)
+            records.append(record)
         except RecordError as exc:
             log.info("%s record %d: %s", target.id, raw.position, exc)
             bad += 1

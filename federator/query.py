@@ -4,7 +4,8 @@
                                   --to_sru_cql--> CQL text   (SRU targets)
 
 ``parse_query`` accepts CQL, and also plain keywords, which are not CQL: ``tolstoy war
-peace`` becomes ``tolstoy and war and peace`` on serverChoice (see its docstring).
+peace`` becomes ``tolstoy and war and peace`` on serverChoice (see its docstring), and the
+catalogers' CCL form ``ti=war and au=tolstoy`` (``federator.ccl``).
 
 ``to_rpn`` maps CQL to Bib-1 through a table modelled on YAZ's ``pqf.properties``, tuned
 for Zebra (``core/data/cql-bib1.csv``); a target's ``index_map`` overrides or extends its
@@ -31,11 +32,13 @@ from functools import cache
 from importlib import resources
 
 from core import CQLSyntaxError, Diagnostic, QueryError, Target, UnsupportedIndex
+from federator.ccl import ccl_qualifiers, parse_ccl, qualifiers_used
 from protocols.cql import (
     COMPARITOR_SYMBOLS,
     SERVER_CHOICE,
     Boolean,
     Clause,
+    Modifier,
     Node,
     Prefix,
     SearchClause,
@@ -47,6 +50,7 @@ from protocols.cql import (
 from protocols.z3950.rpn import (
     AttributesPlusTerm,
     Operator,
+    ProximityOperator,
     RPNNode,
     RPNOperator,
     RPNQuery,
@@ -55,11 +59,15 @@ from protocols.z3950.rpn import (
 
 __all__ = [
     "KNOWN_RELATIONS",
+    "context_set_name",
     "explain",
     "parse_attributes",
     "parse_query",
+    "query_indexes",
+    "same_use",
     "to_rpn",
     "to_sru_cql",
+    "use_attribute",
 ]
 
 #: Named relations CQL defines (``exact`` and ``scr`` are CQL 1.1 names of ``==`` and ``=``).
@@ -130,12 +138,21 @@ def parse_query(text: str) -> Node:
     has none of CQL's structure characters ``= < > ( ) /`` outside quotes and either fails
     to parse or uses a named relation CQL does not define; otherwise the CQL error stands.
 
+    A query that qualifies a term with a CCL qualifier CQL does not know (``ti=``, ``au=``,
+    ``su=``, ``py=``, ``pb=``, ``ib=``, ``kw=``; ``core/data/ccl.csv``) is read as CCL
+    (``federator.ccl``): ``ti=war and au=tolstoy`` means ``dc.title=war and
+    dc.creator=tolstoy``.
+
     >>> from protocols.cql import to_cql
     >>> to_cql(parse_query('tolstoy "war and peace"'))
     'tolstoy and "war and peace"'
     >>> to_cql(parse_query("tolstoy war peace"))
     'tolstoy and war and peace'
+    >>> to_cql(parse_query("ti=war? and py=1860-1870"))
+    'dc.title=war* and (dc.date>=1860 and dc.date<=1870)'
     """
+    if _is_ccl(text):
+        return parse_ccl(text)
     try:
         node = parse(text)
     except CQLSyntaxError:
@@ -148,6 +165,17 @@ def parse_query(text: str) -> Node:
         if fallback is not None:
             return fallback
     return node
+
+
+def _is_ccl(text: str) -> bool:
+    """Whether the text qualifies a term with a CCL qualifier that is no CQL index of ours."""
+    table = ccl_qualifiers()
+    rows = _table().rows
+    default = _table().default_set
+    return any(
+        name in table and f"index.{name}" not in rows and f"index.{default}.{name}" not in rows
+        for name in qualifiers_used(text)
+    )
 
 
 # --- the Bib-1 table --------------------------------------------------------------------
@@ -383,7 +411,9 @@ def _clause_rpn(
         regexp = regexp or name == "regexp"
         modifier_attrs += rows[key]
 
-    def term(chars: list[_Char], structure: Attributes, anchors: bool) -> AttributesPlusTerm:
+    def term(
+        chars: list[_Char], structure: Attributes, anchors: bool, rel: str = relation
+    ) -> AttributesPlusTerm:
         text: str
         mask_attrs: Attributes
         if regexp:
@@ -391,11 +421,18 @@ def _clause_rpn(
         else:
             text, mask_attrs = _masking(chars, node.term, anchors)
         attrs = _merge(
-            rows[f"relation.{relation}"], structure, mask_attrs, index_attrs, tuple(modifier_attrs)
+            rows[f"relation.{rel}"], structure, mask_attrs, index_attrs, tuple(modifier_attrs)
         )
         return AttributesPlusTerm(attrs, text)
 
     chars = _strip(_scan(node.term, masked))
+    if relation == "within":
+        # CQL 1.2: "within" takes two values, the bounds of an inclusive range
+        bounds = _words(chars)
+        if len(bounds) != 2:
+            raise _error(36, f"'within' needs two values: {node.term}", node.term)
+        low = term(bounds[0], rows["structure.>="], False, ">=")
+        return RPNOperator("and", low, term(bounds[1], rows["structure.<="], False, "<="))
     if relation in ("any", "all"):
         words = _words(chars) or [chars]
         op: Operator = "or" if relation == "any" else "and"
@@ -412,6 +449,37 @@ def _clause_rpn(
 
 
 _RPN_OPS: dict[str, Operator] = {"and": "and", "or": "or", "not": "and-not"}
+_PROX_RELATIONS = {"<": 1, "<=": 2, "=": 3, ">=": 4, ">": 5, "<>": 6}
+_PROX_UNITS = {"word": 2, "sentence": 3, "paragraph": 4, "element": 8}
+
+
+def _proximity(modifiers: tuple[Modifier, ...]) -> ProximityOperator:
+    """CQL ``prox/distance<=3/unit=word/ordered`` as YAZ's cql2rpn reads it.
+
+    Defaults: distance <= 1 word (0 for the other units), unordered.
+    """
+    distance: int | None = None
+    relation, unit, ordered = 2, 2, False
+    for mod in modifiers:
+        name = mod.name.lower().removeprefix("cql.")
+        value = mod.value or ""
+        if name == "distance":
+            if mod.comparison not in _PROX_RELATIONS:
+                raise _error(40, f"unsupported proximity relation '{mod.comparison}'", value)
+            if not value.isdigit():
+                raise _error(41, f"unsupported proximity distance '{value}'", value)
+            relation, distance = _PROX_RELATIONS[mod.comparison], int(value)
+        elif name in ("ordered", "unordered") and mod.value is None:
+            ordered = name == "ordered"
+        elif name == "unit" and mod.comparison == "=" and value.lower() in _PROX_UNITS:
+            unit = _PROX_UNITS[value.lower()]
+        elif name == "unit":
+            raise _error(42, f"unsupported proximity unit '{value}'", value)
+        else:
+            raise _error(46, f"unsupported boolean modifier '/{mod.name}'", mod.name)
+    if distance is None:
+        distance = 1 if unit == 2 else 0
+    return ProximityOperator(distance=distance, ordered=ordered, relation=relation, unit=unit)
 
 
 def _rpn(node: Clause, scope: Scope, target_map: dict[str, str], target_id: str | None) -> RPNNode:
@@ -419,7 +487,12 @@ def _rpn(node: Clause, scope: Scope, target_map: dict[str, str], target_id: str 
     if isinstance(node, SearchClause):
         return _clause_rpn(node, scope, target_map, target_id)
     if node.op == "prox":
-        raise _error(39, "proximity (prox) cannot be sent as a Z39.50 query yet", "prox")
+        return RPNOperator(
+            "prox",
+            _rpn(node.left, scope, target_map, target_id),
+            _rpn(node.right, scope, target_map, target_id),
+            _proximity(node.modifiers),
+        )
     if node.modifiers:
         name = node.modifiers[0].name
         raise _error(46, f"unsupported boolean modifier '/{name}'", name)
@@ -438,7 +511,8 @@ def to_rpn(
     ``index_map`` is the target's: CQL index -> attributes (``"1=4 4=1"``); an empty value
     says the target cannot search that index. A ``sortby`` clause is dropped (sorting is a
     separate Z39.50 service). Raises ``UnsupportedIndex`` for an index nobody maps and
-    ``QueryError`` (with its SRU diagnostic) for what Bib-1 cannot express here: ``prox``,
+    ``QueryError`` (with its SRU diagnostic) for what Bib-1 cannot express here: ``prox``
+    modifiers other than distance / unit / (un)ordered,
     ``within``/``encloses``, unknown relation modifiers, a lone ``*``.
 
     >>> to_pqf(to_rpn(parse_query("dc.title=war* and dc.creator=tolstoy")))
@@ -501,6 +575,65 @@ def to_sru_cql(
         )
         return to_cql(SortedQuery(_sru(node.query, {}, target_map, target_id), keys))
     return to_cql(_sru(node, {}, target_map, target_id))
+
+
+# --- what a query needs from a target (index_map: auto) ---------------------------------
+
+
+def query_indexes(node: Node) -> list[str]:
+    """The indexes a query uses (sort keys included), each as lower-case ``set.name`` in our
+    context set names, prefixes resolved; an index in an unknown set stays as written.
+
+    >>> query_indexes(parse_query("title=war and bath.isbn=1 sortby dc.date"))
+    ['dc.title', 'bath.isbn', 'dc.date']
+    """
+    found: list[str] = []
+
+    def canonical(index: str, scope: Scope) -> str:
+        keys = _index_keys(index, scope)
+        return keys[-1] if keys else index.lower()
+
+    def walk(clause: Clause, scope: Scope) -> None:
+        scope = _enter(scope, clause.prefixes)
+        if isinstance(clause, SearchClause):
+            found.append(canonical(clause.index, scope))
+        else:
+            walk(clause.left, scope)
+            walk(clause.right, scope)
+
+    if isinstance(node, SortedQuery):
+        walk(node.query, {})
+        outer = _enter({}, node.query.prefixes)
+        found.extend(canonical(k.index, outer) for k in node.keys)
+    else:
+        walk(node, {})
+    return list(dict.fromkeys(found))
+
+
+def context_set_name(uri: str) -> str | None:
+    """Our short name for a CQL context set URI (``"dc"``), or None if we do not know it."""
+    return _table().sets.get(uri.strip())
+
+
+def use_attribute(index: str) -> int | None:
+    """The Bib-1 use attribute (type 1) our table gives a lower-case index name, if any.
+
+    >>> use_attribute("dc.creator")
+    1003
+    """
+    attrs = _table().rows.get(f"index.{index.lower()}")
+    return next((value for kind, value in attrs or () if kind == 1), None)
+
+
+def same_use(index: str) -> list[str]:
+    """Index names (lower case, table order) that our table maps to the same Bib-1 use
+    attribute as ``index``: its synonyms (``dc.creator``: ``dc.author``, ``bath.author``...).
+    """
+    use = use_attribute(index)
+    if use is None:
+        return []
+    names = [k.removeprefix("index.") for k in _table().rows if k.startswith("index.")]
+    return [n for n in names if n != index.lower() and use_attribute(n) == use]
 
 
 def explain(node: Node, target: Target) -> str:

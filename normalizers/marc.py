@@ -1,28 +1,50 @@
-"""Read one MARC record, ISO2709 or MARCXML, into a small flavour-neutral structure.
+"""Read MARC records, ISO 2709 or MARCXML, of any flavour and charset, into one structure.
 
-ISO2709 goes through pymarc (which also decodes MARC-8); MARCXML is read with hardened lxml,
-not pymarc's SAX reader. Every failure becomes ``core.RecordError`` naming what is wrong.
+ISO 2709 is framed by ``normalizers.iso2709`` (a direct directory parser: pymarc's object
+model is too slow for the hot path and stops a whole file at one bad record) and decoded by
+``normalizers.charsets``: the charset comes from the caller (the target's configuration)
+first, else from what the record declares, checked against its bytes. MARCXML is read with
+hardened lxml, not pymarc's SAX reader. Every failure is ``core.RecordError``.
+
+>>> from normalizers.iso2709 import encode
+>>> raw = encode(b"00000nam  2200000   450 ", [
+...     ("100", b"  \\x1fa20240101d2024    u  y0rusy0189    ca"),
+...     ("200", b"1 \\x1fa" + "Война и мир".encode("cp1251"))])
+>>> record = read_iso2709(raw)
+>>> record.flavour, record.charset, record.get("200")[0].values("a")
+('rusmarc', 'cp1251', ['Война и мир'])
 """
 
 from __future__ import annotations
 
-import codecs
-import re
 import unicodedata
-import warnings
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import NamedTuple
 
-import pymarc
 from lxml import etree
 
 from core import RecordError
 from core.xmlsafe import parse_untrusted
+from normalizers import iso2709
+from normalizers.charsets import (
+    canonical_charset,
+    decoder,
+    guess_charset,
+    marc21_declared,
+    nfc,
+    unimarc_declared,
+)
 
 __all__ = [
     "MARCXML_NS",
+    "MAX_RECORD_BYTES",
     "DataField",
     "MarcRecord",
     "canonical_charset",
+    "detect_flavour",
+    "iter_marcxml",
+    "read_file",
     "read_iso2709",
     "read_marcxml",
 ]
@@ -31,10 +53,13 @@ MARCXML_NS = "http://www.loc.gov/MARC21/slim"
 
 #: Refuse records larger than this: ISO2709 cannot exceed 99999 bytes; MARCXML is bulkier.
 MAX_RECORD_BYTES = 4 * 1024 * 1024
+#: MARCXML files (``svod marc``) may hold many records.
+MAX_FILE_BYTES = 512 * 1024 * 1024
+
+FLAVOURS = ("marc21", "unimarc", "rusmarc")
 
 
-@dataclass(frozen=True, slots=True)
-class DataField:
+class DataField(NamedTuple):
     """A variable data field: tag, two indicators, and its subfields in order."""
 
     tag: str
@@ -46,15 +71,28 @@ class DataField:
         """Values of the subfields whose code is in ``codes``, in record order."""
         return [v for c, v in self.subfields if c in codes]
 
+    def first(self, codes: str) -> str:
+        """The first non-empty value among ``codes``, or ``""``."""
+        return next((v for c, v in self.subfields if c in codes and v), "")
+
 
 @dataclass(frozen=True, slots=True)
 class MarcRecord:
-    """A decoded record: leader, control fields (001-009) and data fields, text in NFC."""
+    """A decoded record: leader, control fields (001-009) and data fields, text in NFC.
+
+    ``flavour`` is ``marc21``, ``unimarc`` or ``rusmarc``; ``charset`` what the bytes were
+    decoded from; ``charset_suspect`` is True when some bytes had no meaning in it or the
+    evidence for it was weak.
+    """
 
     leader: str
     control: tuple[tuple[str, str], ...]
     fields: tuple[DataField, ...]
     charset: str
+    flavour: str = "marc21"
+    charset_suspect: bool = False
+    #: the source order of control ("c") and data ("d") fields; empty: control fields first
+    order: str = ""
 
     def control_value(self, tag: str) -> str:
         """The first control field ``tag`` (``"008"``), or ``""``."""
@@ -64,84 +102,296 @@ class MarcRecord:
         """Data fields with any of ``tags``, in record order."""
         return [f for f in self.fields if f.tag in tags]
 
+    def with_fields(self, fields: Sequence[DataField]) -> MarcRecord:
+        """A copy with other data fields, in the usual order (control fields first)."""
+        return replace(self, fields=tuple(fields), order="")
 
-def canonical_charset(name: str) -> str:
-    """``"UTF8"`` -> ``"utf-8"``, ``"marc8"`` -> ``"marc-8"``, others by Python's codec name."""
-    key = name.strip().lower().replace("_", "-")
-    if key in ("utf-8", "utf8"):
-        return "utf-8"
-    if key in ("marc-8", "marc8", "ansel"):
-        return "marc-8"
-    try:
-        return codecs.lookup(key).name
-    except LookupError:
-        raise RecordError(f"unknown character set {name!r}") from None
-
-
-# MARC-8 writes a double diacritic as two halves around the second letter (EB/EC ligature,
-# FA/FB double tilde); decoders give U+FE20..FE23. UTF-8 MARC uses the one double mark
-# after the first letter: "i\ufe20a\ufe21" is "i\u0361a", as LC's own UTF-8 records write it.
-_HALF_MARKS = re.compile("([\ufe20\ufe22])([^\ufe20-\ufe23]*)([\ufe21\ufe23])")
-_DOUBLE_MARK = {"\ufe20": "\u0361", "\ufe22": "\u0360"}
+    def in_order(self) -> Iterator[tuple[str, str] | DataField]:
+        """Every field in the order the source record had them (writers keep it)."""
+        order = self.order
+        if len(order) != len(self.control) + len(self.fields):
+            yield from self.control
+            yield from self.fields
+            return
+        control, data = iter(self.control), iter(self.fields)
+        for kind in order:
+            yield next(control) if kind == "c" else next(data)
 
 
-def _nfc(text: str) -> str:
-    if "\ufe20" in text or "\ufe22" in text:
-        text = _HALF_MARKS.sub(lambda m: _DOUBLE_MARK[m.group(1)] + m.group(2), text)
-    return unicodedata.normalize("NFC", text)
+# -- flavour ----------------------------------------------------------------------------------
+
+_MARC21_TAGS = {"245": 3, "008": 2, "260": 1, "264": 1, "040": 1, "300": 1, "650": 1}
+_UNIMARC_TAGS = {"200": 3, "100": 2, "210": 1, "214": 1, "801": 1, "215": 1, "606": 1}
+_RUSMARC_CHARSETS = ("79", "89", "99")
 
 
-def read_iso2709(data: bytes, charset: str = "") -> MarcRecord:
-    """Decode one ISO2709 record.
+def detect_flavour(
+    tags: Sequence[str] | set[str],
+    *,
+    field_100a: str = "",
+    field_801a: str = "",
+    field_001: str = "",
+    hint: str = "",
+) -> str:
+    """``marc21``, ``unimarc`` or ``rusmarc``, from which tags a record uses.
 
-    ``charset`` empty means leader/09: ``a`` is UTF-8, anything else MARC-8. A given charset
-    wins over the leader (libraries that negotiate a charset leave leader/09 unchanged).
+    MARC21 and UNIMARC put the title in 245 and 200: the tags decide, ``hint`` (the record
+    syntax a server announced) only breaks a tie. A UNIMARC record is RUSMARC when it names
+    a RUSMARC-only charset in 100 $a/26-29, was catalogued in Russia (801 $a ``RU``), carries
+    a Russian record id (``RU\\...``), or the hint says so.
     """
-    if len(data) < 24:
-        raise RecordError(f"ISO2709 record of {len(data)} bytes is shorter than its leader")
-    if len(data) > MAX_RECORD_BYTES:
-        raise RecordError(f"ISO2709 record of {len(data)} bytes is too large")
-    leader = data[:24].decode("ascii", "replace")
-    used = canonical_charset(charset) if charset else ("utf-8" if data[9:10] == b"a" else "marc-8")
-    force_utf8 = used == "utf-8"
-    # pymarc picks MARC-8 from a blank leader/09 and calls it "iso8859-1"; Latin-1 proper
-    # must therefore be spelled differently
-    encoding = {"marc-8": "iso8859-1", "iso8859-1": "latin_1"}.get(used, used)
-    if not force_utf8 and data[9:10] == b"a":
-        data = data[:9] + b" " + data[10:]
+    present = set(tags)
+    marc21 = sum(w for t, w in _MARC21_TAGS.items() if t in present)
+    unimarc = sum(w for t, w in _UNIMARC_TAGS.items() if t in present)
+    if marc21 == unimarc:
+        family = "unimarc" if hint in ("unimarc", "rusmarc") else "marc21"
+    else:
+        family = "marc21" if marc21 > unimarc else "unimarc"
+    if family == "marc21":
+        return "marc21"
+    russian = (
+        field_100a[26:28] in _RUSMARC_CHARSETS
+        or field_100a[28:30] in _RUSMARC_CHARSETS
+        or field_801a.strip().upper().startswith("RU")
+        or field_001.upper().startswith(("RU\\", "RU/"))
+    )
+    return "rusmarc" if russian or hint == "rusmarc" else "unimarc"
+
+
+def _flavour_name(flavour: str) -> str:
+    name = flavour.strip().lower()
+    if name in ("usmarc", "marc21"):
+        return "marc21"
+    if name not in FLAVOURS:
+        raise RecordError(f"unknown MARC flavour {flavour!r} (marc21, unimarc, rusmarc)")
+    return name
+
+
+# -- ISO 2709 ---------------------------------------------------------------------------------
+
+# Leaders typed in Cyrillic by mistake ("nаm" with a Cyrillic а) are common in RUSMARC
+_HOMOGLYPHS = str.maketrans("асеорхукмтАСЕОРХКМТ", "aceopxykmtACEOPXKMT")
+
+
+def _leader_text(raw: bytes, charset: str) -> str:
+    if raw.isascii():
+        return raw.decode("ascii")
+    text = decoder(charset)(raw)[0].translate(_HOMOGLYPHS)
+    return "".join(c if c.isascii() and c.isprintable() else " " for c in text)[:24].ljust(24)
+
+
+def _subfield_a(body: bytes) -> str:
+    start = body.find(b"\x1fa")
+    if start < 0:
+        return ""
+    end = body.find(b"\x1f", start + 2)
+    return body[start + 2 : end if end >= 0 else len(body)].decode("latin-1")
+
+
+def _raw_value(tags: list[str], values: list[bytes], tag: str) -> bytes:
     try:
-        with warnings.catch_warnings():
-            # pymarc warns (and carries on) on bad subfield codes; we keep what it recovers
-            warnings.simplefilter("ignore")
-            record = pymarc.Record(
-                data=data,
-                force_utf8=force_utf8,
-                hide_utf8_warnings=True,
-                utf8_handling="replace",
-                file_encoding=encoding,
-            )
-    except RecordError:
-        raise
-    except Exception as exc:  # pymarc raises anything from ValueError to its own classes
-        detail = str(exc) or type(exc).__name__
-        raise RecordError(f"broken ISO2709 record: {detail}") from None
+        return values[tags.index(tag)]
+    except ValueError:
+        return b""
+
+
+def read_iso2709(
+    data: bytes, charset: str = "", flavour: str = "", *, hint: str = ""
+) -> MarcRecord:
+    """Decode one ISO 2709 record of any flavour.
+
+    ``charset`` (the target's configuration) wins over everything; else the record's own
+    declaration (MARC21 leader/09, UNIMARC 100 $a/26-29), checked against the byte
+    statistics. ``flavour`` likewise wins over the evidence of the tags, and ``hint`` (the
+    record syntax a server announced) breaks a tie.
+    """
+    fast = iso2709.parse_contiguous(data)
+    if fast is not None:
+        leader_bytes, tags, body = fast
+        values = body.split(b"\x1e")[: len(tags)]
+    else:
+        leader_bytes, raw_fields = iso2709.parse(data)
+        tags = [t for t, _ in raw_fields]
+        values = [v for _, v in raw_fields]
+        body = b"\x1e".join(values)
+    if flavour:
+        chosen = _flavour_name(flavour)
+    else:
+        chosen = detect_flavour(
+            tags,
+            field_100a=_subfield_a(_raw_value(tags, values, "100")),
+            field_801a=_subfield_a(_raw_value(tags, values, "801")),
+            field_001=_raw_value(tags, values, "001").decode("latin-1"),
+            hint=hint,
+        )
+    suspect = False
+    texts: list[str] | None = None
+    if charset:
+        used = canonical_charset(charset)
+    else:
+        if chosen == "marc21":
+            declared = marc21_declared(leader_bytes)
+        else:
+            declared = unimarc_declared(_subfield_a(_raw_value(tags, values, "100")))
+        used = ""
+        if declared == "utf-8" or body.isascii():
+            try:  # the usual case, decided by one decode
+                texts = body.decode("utf-8").split("\x1e")[: len(tags)]
+                used = declared or "utf-8"
+            except UnicodeDecodeError:
+                pass
+        if not used:
+            family = "marc21" if chosen == "marc21" else "unimarc"
+            guess = guess_charset(body, family=family, declared=declared)
+            used, suspect = guess.charset, guess.suspect
+    if texts is None and used in _STATELESS:
+        text, clean = decoder(used)(body)
+        if clean:
+            texts = text.split("\x1e")[: len(tags)]
+    leader = _leader_text(leader_bytes, used)
+    if texts is not None and len(texts) == len(tags):
+        control, fields, order = _from_texts(tags, texts, body.isascii())
+        clean = True
+    else:
+        control, fields, order, clean = _decode_fields(tags, values, used)
+    return MarcRecord(leader, control, fields, used, chosen, suspect or not clean, order)
+
+
+# 0x1E and 0x1F cannot be part of a character in these: the record is decoded in one go
+_STATELESS = ("utf-8", "ascii", "cp1251", "koi8-r", "cp866", "cp1252", "iso8859-1", "iso8859-5")
+_new_field = tuple.__new__
+
+
+_PLAIN = frozenset(" 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ#|")
+
+
+def _from_texts(
+    tags: list[str], texts: list[str], plain: bool
+) -> tuple[tuple[tuple[str, str], ...], tuple[DataField, ...], str]:
+    """Fields from their decoded text (the fast path: one decode for the whole record).
+
+    ``plain``: the whole record is ASCII, so no value needs normalizing.
+    """
     control: list[tuple[str, str]] = []
     fields: list[DataField] = []
-    for f in record.fields:
-        if f.is_control_field():
-            control.append((f.tag, _nfc(f.data or "")))
+    kinds: list[str] = []
+    in_order = True
+    for tag, text in zip(tags, texts, strict=True):
+        first_sub = text.find("\x1f")
+        if first_sub < 0 or tag[:2] == "00":
+            control.append((tag, text if plain else nfc(text)))
+            kinds.append("c")
+            if fields:
+                in_order = False
+            continue
+        kinds.append("d")
+        if first_sub == 2 and text[0] in _PLAIN and text[1] in _PLAIN:
+            ind1, ind2 = text[0], text[1]
         else:
-            subs = tuple((s.code, _nfc(s.value)) for s in f.subfields)
-            fields.append(DataField(f.tag, f.indicator1 or " ", f.indicator2 or " ", subs))
-    return MarcRecord(leader, tuple(control), tuple(fields), used)
+            ind = text[:first_sub]
+            ind1 = ind[0] if ind[:1].isprintable() and ind[:1] else " "
+            ind2 = ind[1] if ind[1:2].isprintable() and ind[1:2] else " "
+        parts = text[first_sub + 1 :].split("\x1f")
+        if plain:
+            subs = tuple([(p[0], p[1:]) for p in parts if p])
+        else:
+            subs = tuple([(_code(p[0]), nfc(p[1:])) for p in parts if p])
+        fields.append(_new_field(DataField, (tag, ind1, ind2, subs)))
+    return tuple(control), tuple(fields), "" if in_order else "".join(kinds)
+
+
+def _decode_fields(
+    tags: list[str], values: list[bytes], charset: str
+) -> tuple[tuple[tuple[str, str], ...], tuple[DataField, ...], str, bool]:
+    """Fields decoded one subfield at a time (MARC-8 and ISO 5426 are stateful; and a record
+    that does not decode cleanly as a whole keeps its clean subfields)."""
+    decode = decoder(charset)
+    control: list[tuple[str, str]] = []
+    fields: list[DataField] = []
+    order: list[str] = []
+    clean = True
+    for tag, value in zip(tags, values, strict=True):
+        first_sub = value.find(b"\x1f")
+        if tag[:2] == "00" or first_sub < 0:
+            text, ok = decode(value)
+            clean = clean and ok
+            control.append((tag, nfc(text)))
+            order.append("c")
+            continue
+        order.append("d")
+        indicators = value[:first_sub][:2].decode("latin-1").ljust(2)
+        subs: list[tuple[str, str]] = []
+        for chunk in value[first_sub + 1 :].split(b"\x1f"):
+            if chunk:
+                text, ok = decode(chunk[1:])
+                clean = clean and ok
+                code = chunk[0:1].decode("latin-1")
+                subs.append((_code(code), nfc(text)))
+        ind1 = indicators[0] if indicators[0].isprintable() else " "
+        ind2 = indicators[1] if indicators[1].isprintable() else " "
+        fields.append(DataField(tag, ind1, ind2, tuple(subs)))
+    return tuple(control), tuple(fields), "".join(order), clean
+
+
+def _code(char: str) -> str:
+    """A subfield code: ASCII; ``á`` typed for ``a`` (it happens) is read as ``a``."""
+    if char.isascii():
+        return char
+    base = unicodedata.normalize("NFKD", char)[:1]
+    return base if base.isascii() and base.isalnum() else char
+
+
+# -- MARCXML ----------------------------------------------------------------------------------
 
 
 def _local(el: etree._Element) -> str:
     return etree.QName(el.tag).localname if isinstance(el.tag, str) else ""
 
 
-def read_marcxml(data: bytes) -> MarcRecord:
-    """Decode one MARCXML (MARC21 slim) ``<record>``, or a ``<collection>`` of exactly one."""
+def _text(el: etree._Element) -> str:
+    return "".join(str(t) for t in el.itertext())
+
+
+def _from_xml_record(root: etree._Element, flavour: str, hint: str) -> MarcRecord:
+    leader = ""
+    control: list[tuple[str, str]] = []
+    fields: list[DataField] = []
+    order: list[str] = []
+    for el in root:
+        name = _local(el)
+        if name == "leader":
+            leader = _text(el)
+        elif name == "controlfield":
+            control.append((el.get("tag", ""), nfc(_text(el))))
+            order.append("c")
+        elif name == "datafield":
+            order.append("d")
+            subs = tuple(
+                (sf.get("code", ""), nfc(_text(sf))) for sf in el if _local(sf) == "subfield"
+            )
+            ind1 = (el.get("ind1") or " ")[:1]
+            ind2 = (el.get("ind2") or " ")[:1]
+            fields.append(DataField(el.get("tag", ""), ind1, ind2, subs))
+    if not control and not fields:
+        raise RecordError("MARCXML record has no fields")
+    if flavour:
+        chosen = _flavour_name(flavour)
+    else:
+        by_tag = {f.tag: f for f in reversed(fields)}
+        chosen = detect_flavour(
+            [t for t, _ in control] + [f.tag for f in fields],
+            field_100a=by_tag["100"].first("a") if "100" in by_tag else "",
+            field_801a=by_tag["801"].first("a") if "801" in by_tag else "",
+            field_001=next((v for t, v in control if t == "001"), ""),
+            hint=hint,
+        )
+    leader = leader.ljust(24)[:24]
+    return MarcRecord(leader, tuple(control), tuple(fields), "utf-8", chosen, order="".join(order))
+
+
+def read_marcxml(data: bytes, flavour: str = "", *, hint: str = "") -> MarcRecord:
+    """Decode one MARCXML ``<record>`` (MARC21 slim, or UNIMARC/RUSMARC in the slim or
+    MarcXchange namespace), or a ``<collection>`` of exactly one."""
     root = parse_untrusted(data, what="MARCXML record", limit=MAX_RECORD_BYTES, error=RecordError)
     if _local(root) == "collection":
         inner = [c for c in root if _local(c) == "record"]
@@ -150,25 +400,43 @@ def read_marcxml(data: bytes) -> MarcRecord:
         root = inner[0]
     if _local(root) != "record":
         raise RecordError(f"MARCXML root is <{_local(root) or root.tag}>, not <record>")
-    leader = ""
-    control: list[tuple[str, str]] = []
-    fields: list[DataField] = []
-    for el in root:
-        name = _local(el)
-        text = "".join(str(t) for t in el.itertext())
-        if name == "leader":
-            leader = text
-        elif name == "controlfield":
-            control.append((el.get("tag", ""), _nfc(text)))
-        elif name == "datafield":
-            subs = tuple(
-                (sf.get("code", ""), _nfc("".join(str(t) for t in sf.itertext())))
-                for sf in el
-                if _local(sf) == "subfield"
-            )
-            ind1 = (el.get("ind1") or " ")[:1]
-            ind2 = (el.get("ind2") or " ")[:1]
-            fields.append(DataField(el.get("tag", ""), ind1, ind2, subs))
-    if not control and not fields:
-        raise RecordError("MARCXML record has no fields")
-    return MarcRecord(leader, tuple(control), tuple(fields), "utf-8")
+    return _from_xml_record(root, flavour, hint)
+
+
+def iter_marcxml(data: bytes, flavour: str = "") -> Iterator[tuple[int, MarcRecord | RecordError]]:
+    """(record number from 1, record or the error that spoilt it) for a MARCXML file; a file
+    that is not MARCXML at all is one error, numbered 0."""
+    try:
+        root = parse_untrusted(data, what="MARCXML file", limit=MAX_FILE_BYTES, error=RecordError)
+    except RecordError as exc:
+        yield 0, RecordError(str(exc), 0)
+        return
+    records = [root] if _local(root) == "record" else [c for c in root if _local(c) == "record"]
+    if not records:
+        name = _local(root) or root.tag
+        yield 0, RecordError(f"MARCXML root <{name}> holds no <record>", 0)
+        return
+    for number, el in enumerate(records, 1):
+        try:
+            yield number, _from_xml_record(el, flavour, "")
+        except RecordError as exc:
+            yield number, exc
+
+
+def read_file(
+    data: bytes, *, charset: str = "", flavour: str = ""
+) -> Iterator[tuple[int, MarcRecord | RecordError]]:
+    """Every record of an ISO 2709 or MARCXML file: (byte offset or record number, record).
+
+    A broken record is yielded as the ``RecordError`` that describes it (with ``offset``
+    set for ISO 2709), and reading goes on with the next one.
+    """
+    head = data.lstrip()[:1]
+    if head == b"<":
+        yield from iter_marcxml(data, flavour)
+        return
+    for offset, chunk in iso2709.split_stream(data):
+        try:
+            yield offset, read_iso2709(chunk, charset, flavour)
+        except RecordError as exc:
+            yield offset, RecordError(f"record at byte {offset}: {exc}", offset)

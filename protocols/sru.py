@@ -18,8 +18,26 @@ Response (both versions; namespaces differ, element names do not)::
                             recordData, recordPosition?, extraRecordData? )
       diagnostics? / diagnostic* ( uri "info:srw/diagnostic/1/N", details?, message? )
 
+    2.0 adds  resultCountPrecision  info:srw/vocabulary/resultCountPrecision/1/exact
+              (or estimate, maximum, minimum, unknown, current): how far to trust the count
+
 A record whose schema is ``info:srw/schema/1/diagnostics-v1.1`` is a *surrogate* diagnostic:
 the server could not give that one record. The parser returns it among the diagnostics.
+
+Scan (SRU 1.2 "scan Operation"; 2.0 keeps it with the namespace ``.../search-ws/scan``)::
+
+    request    operation=scan version scanClause responsePosition? maximumTerms?
+    response   scanResponse  terms / term* ( value, numberOfRecords?, displayTerm?,
+                                             whereInList? )  diagnostics?
+
+Explain answers with a ZeeRex 2.0 record (http://explain.z3950.org/dtd/2.0/)::
+
+    explain  serverInfo(@protocol @version @method) / host port database
+             databaseInfo / title description
+             indexInfo / set(@name @identifier)*
+                         index(@search @scan @sort)* / title map* / name(@set) | attr(@type)
+             schemaInfo / schema(@identifier @name)* / title
+             configInfo / default(@type)* setting(@type)* supports(@type)*
 
 Network XML is untrusted: it is parsed by lxml with entities unresolved, no DTD loading, no
 network and no huge-tree mode, a document with a DOCTYPE is refused, and bodies above
@@ -43,12 +61,19 @@ __all__ = [
     "SRU_NAMESPACES",
     "VERSIONS",
     "Explain",
+    "ExplainIndex",
+    "ExplainSchema",
     "SRURecord",
     "SRUResponse",
+    "SRUScanResponse",
+    "SRUTerm",
     "explain_params",
     "parse_diagnostic_uri",
+    "parse_diagnostics",
     "parse_explain",
+    "parse_scan",
     "parse_searchretrieve",
+    "scan_params",
     "searchretrieve_params",
 ]
 
@@ -92,13 +117,50 @@ class SRUResponse:
     diagnostics: tuple[Diagnostic, ...] = ()
     next_record_position: int | None = None
     version: str = ""
+    result_count_precision: str = ""
+    result_set_id: str = ""
+
+
+# index ::= <index search? scan? sort?> <title>* <map>* </index>
+#   map ::= <map primary?> ( <name set?>NAME</name> | <attr type set?>VALUE</attr>* ) </map>
+@dataclass(frozen=True, slots=True)
+class ExplainIndex:
+    """One ``<index>`` of a ZeeRex record: its CQL names and any Z39.50 attributes.
+
+    ``names`` are ``set.name`` with the server's own set names (``dc.title``), or a bare
+    name when the map gives no set. ``attributes`` are the Bib-1 ``(type, value)`` pairs of
+    ``<attr>`` maps. ``search``/``scan``/``sort`` are the index's flags (ZeeRex defaults:
+    searchable, not scannable, not sortable).
+    """
+
+    title: str
+    names: tuple[str, ...] = ()
+    attributes: tuple[tuple[int, int], ...] = ()
+    search: bool = True
+    scan: bool = False
+    sort: bool = False
+
+
+# schema ::= <schema identifier name retrieve? sort?> <title>* </schema>
+@dataclass(frozen=True, slots=True)
+class ExplainSchema:
+    """A record schema the server can return: short name, URI and title."""
+
+    name: str
+    identifier: str = ""
+    title: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Explain:
-    """The little of a ZeeRex explain record a client uses: who the server is and its indexes.
+    """What a ZeeRex explain record says a client needs: the server, its indexes, its schemas.
 
-    ``indexes`` are ``set.name`` CQL index names (``dc.title``); ``schemas`` the short names.
+    ``indexes`` are every ``set.name`` CQL index name (``dc.title``) in order, ``schemas``
+    the schema short names; ``index_info`` and ``schema_info`` keep the details. ``sets``
+    maps the server's context set names to their URIs (``("dc", "info:srw/cql-context-
+    set/1/dc-v1.1")``), which is how its names are compared with ours. ``config`` holds
+    the ``configInfo`` entries as ``(kind, type, value)``: ``("default", "numberOfRecords",
+    "10")``, ``("setting", "maximumRecords", "1000")``, ``("supports", "sort", "")``.
     """
 
     version: str = ""
@@ -106,8 +168,39 @@ class Explain:
     port: int | None = None
     database: str = ""
     title: str = ""
+    description: str = ""
+    protocol: str = ""
     indexes: tuple[str, ...] = ()
     schemas: tuple[str, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    index_info: tuple[ExplainIndex, ...] = ()
+    schema_info: tuple[ExplainSchema, ...] = ()
+    sets: tuple[tuple[str, str], ...] = ()
+    config: tuple[tuple[str, str, str], ...] = ()
+
+    def setting(self, kind: str, type_: str) -> str | None:
+        """The value of a ``configInfo`` entry, e.g. ``setting("setting", "maximumRecords")``."""
+        for k, t, value in self.config:
+            if k == kind and t == type_:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class SRUTerm:
+    """One entry of a scan: the term, how many records have it, how to show it."""
+
+    value: str
+    count: int | None = None
+    display: str = ""
+    where: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SRUScanResponse:
+    """A parsed scanResponse: the terms in index order, and any diagnostics."""
+
+    terms: tuple[SRUTerm, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
 
 
@@ -152,6 +245,30 @@ def searchretrieve_params(
         params["recordSchema"] = schema
     params["recordXMLEscaping" if version == "2.0" else "recordPacking"] = packing
     return params
+
+
+def scan_params(
+    clause: str, *, version: str, maximum: int = 20, position: int = 1
+) -> dict[str, str]:
+    """Query-string parameters of a scan request; ``clause`` is a CQL ``index=term``.
+
+    ``position`` is where the term itself should land in the list (1: first).
+
+    >>> scan_params("dc.title=war", version="1.2", maximum=5)["operation"]
+    'scan'
+    """
+    _check_version(version)
+    if maximum < 1:
+        raise LocalProtocolError(f"maximumTerms must be at least 1, not {maximum}")
+    if position < 0:
+        raise LocalProtocolError(f"responsePosition must not be negative, not {position}")
+    return {
+        "operation": "scan",
+        "version": version,
+        "scanClause": clause,
+        "responsePosition": str(position),
+        "maximumTerms": str(maximum),
+    }
 
 
 def explain_params(version: str) -> dict[str, str]:
@@ -303,50 +420,133 @@ def parse_searchretrieve(body: bytes, *, start: int = 1) -> SRUResponse:
     """
     root = _root(body, "searchRetrieveResponse")
     records, surrogates = _parse_records(_child(root, "records"), start)
-    diagnostics = [_diagnostic(d) for d in _children(_child(root, "diagnostics"), "diagnostic")]
+    precision = _text(root, "resultCountPrecision")
     return SRUResponse(
         number_of_records=_int(root, "numberOfRecords"),
         records=tuple(records),
-        diagnostics=tuple(diagnostics + surrogates),
+        diagnostics=_diagnostics(root) + tuple(surrogates),
         next_record_position=_int(root, "nextRecordPosition"),
         version=_version(root),
+        # a URI (info:srw/vocabulary/resultCountPrecision/1/estimate); its last word says it
+        result_count_precision=precision.rstrip("/").rsplit("/", 1)[-1],
+        result_set_id=_text(root, "resultSetId"),
+    )
+
+
+def parse_scan(body: bytes) -> SRUScanResponse:
+    """Parse a scanResponse (SRU 1.1, 1.2, 2.0). Raises ``RemoteProtocolError`` otherwise."""
+    root = _root(body, "scanResponse")
+    terms = []
+    for term in _children(_child(root, "terms"), "term"):
+        value = _text(term, "value")
+        count = _int(term, "numberOfRecords")
+        terms.append(SRUTerm(value, count, _text(term, "displayTerm"), _text(term, "whereInList")))
+    return SRUScanResponse(tuple(terms), _diagnostics(root))
+
+
+def parse_diagnostics(body: bytes) -> tuple[Diagnostic, ...]:
+    """The diagnostics of any SRU response (searchRetrieve, scan, explain); () if it has none.
+
+    For an HTTP error body: SRU 2.0 servers may send a 4xx/5xx status with a diagnostic.
+    Raises ``RemoteProtocolError`` when ``body`` is not XML.
+    """
+    return _diagnostics(_parse_xml(body))
+
+
+def _diagnostics(root: etree._Element) -> tuple[Diagnostic, ...]:
+    return tuple(_diagnostic(d) for d in _children(_child(root, "diagnostics"), "diagnostic"))
+
+
+def _flag(el: etree._Element, name: str, default: bool) -> bool:
+    value = (el.get(name) or "").strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    return default
+
+
+def _explain_index(index: etree._Element) -> ExplainIndex:
+    names: list[str] = []
+    attributes: list[tuple[int, int]] = []
+    for m in _children(index, "map"):
+        for name in _children(m, "name"):
+            value = (name.text or "").strip()
+            cset = (name.get("set") or "").strip()
+            full = f"{cset}.{value}" if cset else value
+            if value and full not in names:
+                names.append(full)
+        for attr in _children(m, "attr"):
+            kind, value = (attr.get("type") or "").strip(), (attr.text or "").strip()
+            if kind.isdigit() and value.isdigit():
+                attributes.append((int(kind), int(value)))
+    return ExplainIndex(
+        title=_text(index, "title"),
+        names=tuple(names),
+        attributes=tuple(attributes),
+        search=_flag(index, "search", True),
+        scan=_flag(index, "scan", False),
+        sort=_flag(index, "sort", False),
+    )
+
+
+def _zeerex(explain: etree._Element, version: str, diagnostics: tuple[Diagnostic, ...]) -> Explain:
+    server = _child(explain, "serverInfo")
+    database = _child(explain, "databaseInfo")
+    index_info = _child(explain, "indexInfo")
+    port = _text(server, "port")
+    indexes = tuple(_explain_index(i) for i in _children(index_info, "index"))
+    sets = tuple(
+        (s.get("name", "").strip(), s.get("identifier", "").strip())
+        for s in _children(index_info, "set")
+        if s.get("name")
+    )
+    schemas = tuple(
+        ExplainSchema(s.get("name", "").strip(), s.get("identifier", "").strip(), _text(s, "title"))
+        for s in _children(_child(explain, "schemaInfo"), "schema")
+    )
+    config = tuple(
+        (kind, (c.get("type") or "").strip(), "".join(str(t) for t in c.itertext()).strip())
+        for kind in ("default", "setting", "supports")
+        for c in _children(_child(explain, "configInfo"), kind)
+    )
+    names = tuple(dict.fromkeys(n for i in indexes for n in i.names))
+    return Explain(
+        version=version,
+        host=_text(server, "host"),
+        port=int(port) if port.isdigit() else None,
+        database=_text(server, "database"),
+        title=_text(database, "title"),
+        description=" ".join(_text(database, "description").split()),
+        protocol=(server.get("protocol") or "").strip() if server is not None else "",
+        indexes=names,
+        schemas=tuple(s.name or s.identifier for s in schemas),
+        diagnostics=diagnostics,
+        index_info=indexes,
+        schema_info=schemas,
+        sets=sets,
+        config=config,
     )
 
 
 def parse_explain(body: bytes) -> Explain:
-    """Parse an explainResponse: server info, title, CQL index names and record schemas."""
-    root = _root(body, "explainResponse")
-    diagnostics = tuple(
-        _diagnostic(d) for d in _children(_child(root, "diagnostics"), "diagnostic")
-    )
+    """Parse an explainResponse (or a bare ZeeRex record): server, indexes, schemas, config.
+
+    A response without a ZeeRex record gives an ``Explain`` holding only its diagnostics.
+    """
+    root = _parse_xml(body)
+    if _local(root) == "explain":  # some servers answer with the bare ZeeRex record
+        return _zeerex(root, "", ())
+    if _local(root) != "explainResponse":
+        raise RemoteProtocolError(
+            f"expected an SRU <explainResponse>, got <{_local(root) or root.tag}>: "
+            f"{excerpt(body)!r}"
+        )
+    diagnostics = _diagnostics(root)
     record = _child(root, "record")
     data = _child(record, "recordData") if record is not None else None
     payload = _record_payload(data) if data is not None else None
     explain = payload if isinstance(payload, etree._Element) else None
     if explain is None or _local(explain) != "explain":
         return Explain(version=_version(root), diagnostics=diagnostics)
-    server = _child(explain, "serverInfo")
-    port = _text(server, "port")
-    indexes: list[str] = []
-    for index in _children(_child(explain, "indexInfo"), "index"):
-        for m in _children(index, "map"):
-            for name in _children(m, "name"):
-                value = (name.text or "").strip()
-                cset = name.get("set", "")
-                full = f"{cset}.{value}" if cset else value
-                if value and full not in indexes:
-                    indexes.append(full)
-    schemas = tuple(
-        s.get("name", "") or s.get("identifier", "")
-        for s in _children(_child(explain, "schemaInfo"), "schema")
-    )
-    return Explain(
-        version=_version(root),
-        host=_text(server, "host"),
-        port=int(port) if port.isdigit() else None,
-        database=_text(server, "database"),
-        title=_text(_child(explain, "databaseInfo"), "title"),
-        indexes=tuple(indexes),
-        schemas=schemas,
-        diagnostics=diagnostics,
-    )
+    return _zeerex(explain, _version(root), diagnostics)

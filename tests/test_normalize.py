@@ -131,7 +131,7 @@ def test_marc8_and_utf8_versions_of_the_marc4j_test_records_normalize_equal() ->
         assert dataclasses.replace(from_marc8, charset="utf-8") == from_utf8
 
 
-def test_charset_argument_overrides_a_mislabelled_leader() -> None:
+def test_a_mislabelled_leader_is_overruled_by_the_bytes_and_config_wins_over_both() -> None:
     # Evergreen's FSL.marc is UTF-8 Cyrillic with leader/09 blank (which says MARC-8)
     raw = RawRecord("t", 1, "usmarc", shared_records("FSL.marc")[0])
     assert raw.data[9:10] == b" "
@@ -139,7 +139,9 @@ def test_charset_argument_overrides_a_mislabelled_leader() -> None:
     assert fixed.charset == "utf-8"
     assert fixed.title == "Люди с чистой совестью : [Воспоминания]"
     guessed = normalize(raw)
-    assert guessed.charset == "marc-8" and guessed.title != fixed.title
+    assert guessed == fixed and not guessed.charset_suspect
+    forced = normalize(raw, charset="marc-8")  # the target's configuration comes first
+    assert forced.charset == "marc-8" and forced.title != fixed.title
 
 
 def test_charset_argument_marc8_overrides_leader_a() -> None:
@@ -166,14 +168,24 @@ def test_pymarc_bad_records_raise_record_error_naming_the_fault() -> None:
     assert len(records) == 8
     good = [normalize(RawRecord("t", i, "usmarc", r)) for i, r in enumerate(records) if i in (0, 7)]
     assert {r.title for r in good} == {"The pragmatic programmer : from journeyman to master"}
-    messages = []
-    for data in records[1:7]:
+    messages = {}
+    for i in (1, 2, 4, 5, 6):
         with pytest.raises(RecordError) as info:
-            normalize(RawRecord("t", 1, "usmarc", data))
-        messages.append(str(info.value))
-    assert all(m.startswith("broken ISO2709 record: ") for m in messages)
-    assert "Base address exceeds size of record" in messages[0]
-    assert "Invalid directory" in messages[2]
+            normalize(RawRecord("t", 1, "usmarc", records[i]))
+        messages[i] = str(info.value)
+    assert messages[1] == "base address 99937 is outside the record of 127 bytes"
+    assert messages[2] == "base address 0 is outside the record of 127 bytes"
+    assert messages[4].startswith("invalid directory entry 0 ")
+    assert messages[5] == "base address 'f0037' is not a number"
+    assert messages[6] == "record has no fields (empty directory)"
+
+
+def test_a_directory_with_wrong_offsets_is_repaired_from_the_field_terminators() -> None:
+    record = shared_records("edsu_pymarc__bad_records.mrc")[3]
+    assert b"2450089000001\x1e" in record  # the one entry says offset 1: off by one
+    repaired = normalize(RawRecord("t", 1, "usmarc", record))
+    assert repaired.title == "The pragmatic programmer : from journeyman to master"
+    assert repaired.responsibility == "Andrew Hunt, David Thomas"
 
 
 def test_recoverable_faults_still_give_a_record() -> None:
@@ -216,15 +228,26 @@ def test_marcxml_with_entities_is_refused_not_expanded() -> None:
 
 
 def test_unknown_syntax_and_flavour() -> None:
-    with pytest.raises(RecordError, match="syntax 'sutrs'"):
-        normalize(RawRecord("t", 1, "sutrs", b"This is dummy SUTRS record number 1"))
     data = (DATA / "late-shift.mrc").read_bytes()
-    with pytest.raises(RecordError, match="flavour 'unimarc'"):
-        normalize(RawRecord("t", 1, "unimarc", data))
+    with pytest.raises(RecordError, match="syntax 'grs-1'"):
+        normalize(RawRecord("t", 1, "grs-1", data))
+    with pytest.raises(RecordError, match="unknown MARC flavour 'danmarc'"):
+        normalize(RawRecord("t", 1, "usmarc", data), flavour="danmarc")
+
+
+def test_a_marc21_record_sent_as_unimarc_is_read_as_marc21() -> None:
+    data = (DATA / "late-shift.mrc").read_bytes()
+    as_sent = normalize(RawRecord("t", 1, "unimarc", data))
+    assert as_sent.flavour == "marc21"
+    assert as_sent == normalize(RawRecord("t", 1, "usmarc", data))
+    assert as_sent.title.startswith("The late shift")
 
 
 @settings(max_examples=300, deadline=None)
-@given(data=st.binary(max_size=2000), syntax=st.sampled_from(["usmarc", "marcxml"]))
+@given(
+    data=st.binary(max_size=2000),
+    syntax=st.sampled_from(["usmarc", "rusmarc", "marcxml", "xml", "dc", "sutrs", "opac"]),
+)
 def test_arbitrary_bytes_raise_only_record_error(data: bytes, syntax: str) -> None:
     try:
         record = normalize(RawRecord("t", 1, syntax, data))

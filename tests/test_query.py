@@ -264,12 +264,14 @@ def test_masking_and_anchoring(
         ("dc.title=wa^r", 32),
         (r"dc.title=a*b\?", 28),  # Z39.58 cannot say a literal '?'
         ("dc.title=a*1", 28),  # '?1' would mean "up to one character"
-        ("dc.title within x", 19),
+        ("dc.title within x", 36),  # within needs two values
+        ('dc.date within "1 2 3"', 36),
         ("dc.title encloses x", 19),
         ("dc.title foo.any x", 19),
         ("dc.title =/ignoreCase war", 20),
         ("dc.title =/relevant=1 war", 20),
-        ("a prox b", 39),
+        ("a prox/unit=page b", 42),
+        ("a prox/distance<=x b", 41),
         ("a and/rel.combine=sum b", 46),
     ],
 )

@@ -204,3 +204,16 @@ def test_date_ranges_including_the_ones_zebrasrv_cannot_map(zebra_libraries: Fed
         assert ge - gt == le - lt == count
         assert gt + le == sum(years.values())
         assert sru_search(lib, f"dc.date>={year}")[1] is not None
+
+
+def test_within_is_an_inclusive_range(zebra_libraries: Federation) -> None:
+    """CQL ``within "a b"``: Bib-1 has no such relation, we send >= a AND <= b; the count
+    must be the records whose 008 year lies in [a, b]."""
+    records = corpus_records()
+    for lib in zebra_libraries:
+        held = zebra_libraries.manifest.held_by(lib.name)
+        years = sorted(int(y) for e in held if (y := _year_008(records[e.seq - 1])).isdigit())
+        low, high = years[len(years) // 4], years[3 * len(years) // 4]
+        [(hits, diag)] = z_cql(lib, [f'dc.date within "{low} {high}"'])
+        assert (hits, diag) == (sum(low <= y <= high for y in years), None)
+        assert 0 < hits < len(years)

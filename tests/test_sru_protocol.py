@@ -17,8 +17,11 @@ from protocols.sru import (
     SRURecord,
     explain_params,
     parse_diagnostic_uri,
+    parse_diagnostics,
     parse_explain,
+    parse_scan,
     parse_searchretrieve,
+    scan_params,
     searchretrieve_params,
 )
 
@@ -314,3 +317,151 @@ def test_explain(name: str) -> None:
     assert {"dc.title", "dc.creator", "bath.isbn", "cql.serverChoice"} <= set(explain.indexes)
     assert len(explain.indexes) == len(set(explain.indexes)) == 13
     assert explain.schemas == ("marcxml", "dc")
+
+
+def test_explain_details() -> None:
+    explain = parse_explain(body("explain-1.2.xml"))
+    assert explain.protocol == "SRU"
+    assert dict(explain.sets) == {
+        "cql": "info:srw/cql-context-set/1/cql-v1.2",
+        "dc": "info:srw/cql-context-set/1/dc-v1.1",
+        "bath": "http://zing.z3950.org/cql/bath/2.0/",
+        "rec": "info:srw/cql-context-set/2/rec-1.1",
+    }
+    by_title = {i.title: i for i in explain.index_info}
+    assert by_title["author"].names == ("dc.creator", "dc.author")
+    assert by_title["any"].names == ("cql.serverChoice", "cql.anywhere")
+    # ZeeRex defaults when the record says nothing: searchable, not scannable, not sortable
+    assert {(i.search, i.scan, i.sort) for i in explain.index_info} == {(True, False, False)}
+    assert [n for i in explain.index_info for n in i.names] == list(explain.indexes)
+    assert [(s.name, s.identifier, s.title) for s in explain.schema_info] == [
+        ("marcxml", MARCXML_SCHEMA, "MARCXML"),
+        ("dc", "info:srw/schema/1/dc-v1.1", "Dublin Core"),
+    ]
+    assert explain.config == (
+        ("default", "numberOfRecords", "10"),
+        ("setting", "maximumRecords", "1000"),
+    )
+    assert explain.setting("setting", "maximumRecords") == "1000"
+    assert explain.setting("default", "nosuch") is None
+    assert explain.description.startswith("Zebra lab library")
+
+
+def test_explain_attributes_flags_and_a_bare_zeerex_record() -> None:
+    # the captured record with Z39.50 attribute maps and flags, served bare (no explainResponse)
+    raw = body("explain-1.2.xml").decode("utf-8")
+    start = raw.index("<explain ")
+    zeerex = raw[start : raw.index("</explain>") + len("</explain>")]
+    zeerex = zeerex.replace(
+        '<index><title>title</title><map><name set="dc">title</name></map></index>',
+        '<index scan="true" sort="1"><title>title</title><map><name set="dc">title</name></map>'
+        '<map><attr type="1" set="bib1">4</attr></map></index>'
+        '<index search="false"><title>hidden</title><map><name>hidden</name></map></index>',
+    )
+    explain = parse_explain(zeerex.encode("utf-8"))
+    by_title = {i.title: i for i in explain.index_info}
+    assert (by_title["title"].attributes, by_title["title"].scan, by_title["title"].sort) == (
+        ((1, 4),),
+        True,
+        True,
+    )
+    assert (by_title["hidden"].names, by_title["hidden"].search) == (("hidden",), False)
+    assert explain.version == "" and explain.database == "lib2"
+
+
+def test_explain_without_a_record_keeps_its_diagnostics() -> None:
+    raw = (
+        b'<explainResponse xmlns="http://www.loc.gov/zing/srw/"><version>1.2</version>'
+        b"<diagnostics><diagnostic xmlns='http://www.loc.gov/zing/srw/diagnostic/'>"
+        b"<uri>info:srw/diagnostic/1/1</uri></diagnostic></diagnostics></explainResponse>"
+    )
+    explain = parse_explain(raw)
+    assert (explain.version, explain.index_info, explain.title) == ("1.2", (), "")
+    assert explain.diagnostics == (Diagnostic("sru", 1, "General system error", ""),)
+
+
+def test_result_count_precision_and_result_set_id_of_sru_2_0() -> None:
+    raw = body("searchretrieve-2.0-xml.xml")
+    # zebrasrv writes the bare word; the standard's form is a vocabulary URI
+    assert b"<zs:resultCountPrecision>exact</zs:resultCountPrecision>" in raw
+    assert parse_searchretrieve(raw).result_count_precision == "exact"
+    assert parse_searchretrieve(body("searchretrieve-1.2-xml.xml")).result_count_precision == ""
+    edited = raw.replace(
+        b"<zs:resultCountPrecision>exact</zs:resultCountPrecision>",
+        b"<zs:resultCountPrecision>info:srw/vocabulary/resultCountPrecision/1/estimate"
+        b"</zs:resultCountPrecision><zs:resultSetId>rs7</zs:resultSetId>",
+    )
+    response = parse_searchretrieve(edited)
+    assert (response.result_count_precision, response.result_set_id) == ("estimate", "rs7")
+    assert response.records == parse_searchretrieve(raw).records
+
+
+def test_scan_params() -> None:
+    assert scan_params("dc.title=war", version="1.2", maximum=5, position=2) == {
+        "operation": "scan",
+        "version": "1.2",
+        "scanClause": "dc.title=war",
+        "responsePosition": "2",
+        "maximumTerms": "5",
+    }
+    with pytest.raises(LocalProtocolError):
+        scan_params("x", version="1.2", maximum=0)
+    with pytest.raises(LocalProtocolError):
+        scan_params("x", version="0.9")
+
+
+@pytest.mark.parametrize(("name", "first"), [("scan-1.2.xml", 0), ("scan-2.0.xml", 1)])
+def test_scan(name: str, first: int) -> None:
+    response = parse_scan(body(name))
+    assert response.diagnostics == ()
+    terms = [(t.value, t.count, t.display) for t in response.terms]
+    # 2.0 was asked for responsePosition=2: the term asked for is second
+    assert terms[first] == ("computer", 5, "computer")
+    assert len(terms) == 3 and terms[first + 1][0] == "concert"
+    # the captured search found the same five records
+    assert terms[first][1] == parse_searchretrieve(body("page-1.2-start1.xml")).number_of_records
+
+
+def test_scan_diagnostic_and_parse_diagnostics() -> None:
+    response = parse_scan(body("scan-1.2-diagnostic-16.xml"))
+    expected = (Diagnostic("sru", 16, "Unsupported index", ""),)
+    assert (response.terms, response.diagnostics) == ((), expected)
+    assert parse_diagnostics(body("scan-1.2-diagnostic-16.xml")) == expected
+    assert parse_diagnostics(body("diagnostic-2.0-10.xml"))[0].code == 10
+    assert parse_diagnostics(body("searchretrieve-1.2-zero.xml")) == ()
+    with pytest.raises(RemoteProtocolError):
+        parse_diagnostics(b"Internal Server Error")
+    with pytest.raises(RemoteProtocolError, match="got <searchRetrieveResponse>"):
+        parse_scan(body("searchretrieve-1.2-zero.xml"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=500) | st.text(max_size=300).map(str.encode))
+def test_arbitrary_bytes_raise_only_remote_protocol_error_in_scan_too(raw: bytes) -> None:
+    for parse in (parse_scan, parse_diagnostics):
+        with contextlib.suppress(RemoteProtocolError):
+            parse(raw)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(
+        [
+            "searchretrieve-1.2-xml.xml",
+            "searchretrieve-2.0-string.xml",
+            "explain-1.2.xml",
+            "scan-1.2.xml",
+        ]
+    ),
+    st.integers(min_value=0, max_value=4000),
+    st.binary(max_size=20),
+)
+def test_damaged_real_answers_raise_only_remote_protocol_error(
+    name: str, cut: int, junk: bytes
+) -> None:
+    """Real answers cut short or with junk spliced in: parsed or refused, nothing else."""
+    raw = body(name)
+    damaged = raw[:cut] + junk + raw[cut + len(junk) :]
+    for parse in (parse_searchretrieve, parse_explain, parse_scan):
+        with contextlib.suppress(RemoteProtocolError):
+            parse(damaged)

@@ -22,12 +22,16 @@ from protocols.z3950.apdu import (
     MultipleNonSurDiagnostics,
     NamePlusRecord,
     NonSurrogateDiagnostic,
+    OtherInfoUnit,
     PresentRequest,
     PresentResponse,
     PresentStatus,
     ResponseRecords,
+    ScanRequest,
+    ScanResponse,
     SearchRequest,
     SearchResponse,
+    TermInfo,
     decode_apdu,
     diagnostic_of,
     encode_apdu,
@@ -44,9 +48,12 @@ from protocols.z3950.oids import (
 from protocols.z3950.rpn import (
     BIB1,
     AttributesPlusTerm,
+    ProximityOperator,
+    ResultSetOperand,
     RPNNode,
     RPNOperator,
     RPNQuery,
+    parse_attribute_list,
     parse_pqf,
     to_pqf,
 )
@@ -89,14 +96,46 @@ records = st.none() | st.one_of(
     st.builds(MultipleNonSurDiagnostics, st.lists(diag_recs, max_size=3).map(tuple)),
 )
 terms = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=15)
-attribute_lists = st.lists(st.tuples(st.integers(0, 2**20), st.integers(0, 2**20)), max_size=4).map(
+attribute_values = st.integers(0, 2**20) | texts
+attribute_lists = st.lists(st.tuples(st.integers(0, 2**20), attribute_values), max_size=4).map(
     tuple
 )
+proximities = st.builds(
+    ProximityOperator,
+    counts,
+    st.booleans(),
+    st.integers(1, 6),
+    st.integers(1, 11) | counts,
+    st.none() | st.booleans(),
+    st.booleans(),
+)
 rpn_nodes: st.SearchStrategy[RPNNode] = st.recursive(
-    st.builds(AttributesPlusTerm, attribute_lists, terms),
-    lambda kids: st.builds(RPNOperator, st.sampled_from(["and", "or", "and-not"]), kids, kids),
+    st.builds(AttributesPlusTerm, attribute_lists, terms) | st.builds(ResultSetOperand, texts),
+    lambda kids: (
+        st.builds(RPNOperator, st.sampled_from(["and", "or", "and-not"]), kids, kids)
+        | st.builds(RPNOperator, st.just("prox"), kids, kids, proximities)
+    ),
     max_leaves=8,
 )
+other_infos = st.lists(
+    st.one_of(
+        st.builds(OtherInfoUnit, character_info=texts),
+        st.builds(OtherInfoUnit, binary_info=st.binary(max_size=10)),
+        st.builds(OtherInfoUnit, external=externals),
+        st.builds(OtherInfoUnit, oid=oids),
+    ).flatmap(
+        lambda unit: st.builds(
+            lambda category: OtherInfoUnit(
+                unit.character_info, unit.binary_info, unit.external, unit.oid, category
+            ),
+            st.none() | st.tuples(st.none() | oids, counts),
+        )
+    ),
+    max_size=3,
+).map(tuple)
+scan_entries = st.lists(
+    st.builds(TermInfo, terms, opt_texts, st.none() | counts) | diag_recs, max_size=4
+).map(tuple)
 queries = st.builds(RPNQuery, rpn_nodes, st.just(BIB1) | oids)
 option_sets = st.frozensets(st.sampled_from(sorted(OPTIONS)))
 versions = st.frozensets(st.integers(1, 20))
@@ -115,6 +154,7 @@ apdus: st.SearchStrategy[APDU] = st.one_of(
         opt_texts,
         st.none() | externals,
         reference_ids,
+        other_infos,
     ),
     st.builds(
         InitResponse,
@@ -128,6 +168,7 @@ apdus: st.SearchStrategy[APDU] = st.one_of(
         opt_texts,
         st.none() | externals,
         reference_ids,
+        other_infos,
     ),
     st.builds(
         SearchRequest,
@@ -157,6 +198,27 @@ apdus: st.SearchStrategy[APDU] = st.one_of(
     st.builds(PresentRequest, texts, counts, counts, opt_texts, st.none() | oids, reference_ids),
     st.builds(PresentResponse, counts, counts, st.integers(0, 7), records, reference_ids),
     st.builds(Close, st.integers(0, 12), opt_texts, reference_ids),
+    st.builds(
+        ScanRequest,
+        st.builds(AttributesPlusTerm, attribute_lists, terms),
+        counts,
+        st.lists(texts, min_size=1, max_size=3).map(tuple),
+        st.none() | oids,
+        st.none() | counts,
+        st.none() | counts,
+        reference_ids,
+    ),
+    st.builds(
+        ScanResponse,
+        st.integers(0, 6),
+        counts,
+        scan_entries,
+        st.lists(diag_recs, max_size=2).map(tuple),
+        st.none() | counts,
+        st.none() | counts,
+        st.none() | oids,
+        reference_ids,
+    ),
 )
 
 
@@ -273,7 +335,8 @@ def test_record_fragments_are_reported_as_unsupported() -> None:
 @pytest.mark.parametrize(
     ("pdu", "message"),
     [
-        (ber.constructed(Tag.context(36, True)), "scanResponse is not supported"),
+        (ber.constructed(Tag.context(44, True)), "sortResponse is not supported"),
+        (ber.constructed(Tag.context(36, True)), r"ScanResponse: missing scanStatus \[4\]"),
         (ber.constructed(Tag.context(99, True)), r"unknown APDU \[99\]"),
         (ber.integer(5), "not a Z39.50 APDU"),
         (ber.constructed(Tag.context(23, True), ber.integer(5, Tag.context(24))), "resultCount"),
@@ -330,12 +393,24 @@ def test_other_term_types_decode_to_text() -> None:
                 Tag.context(1, True),
                 _apt(ber.octets(b"a", Tag.context(45))),
                 _apt(ber.octets(b"b", Tag.context(45))),
-                ber.constructed(Tag.context(46, True), ber.constructed(Tag.context(3, True))),
+                ber.constructed(Tag.context(46, True), ber.null(Tag.context(4))),
             ),
             "operator",
         ),
         (
-            ber.constructed(Tag.context(0, True), ber.string("set1", Tag.context(31))),
+            ber.constructed(
+                Tag.context(1, True),
+                _apt(ber.octets(b"a", Tag.context(45))),
+                _apt(ber.octets(b"b", Tag.context(45))),
+                ber.constructed(Tag.context(46, True), ber.constructed(Tag.context(3, True))),
+            ),
+            r"ProximityOperator: missing proximityUnitCode \[5\]",
+        ),
+        (
+            ber.constructed(
+                Tag.context(0, True),
+                ber.constructed(Tag.context(214, True), ber.string("set1", Tag.context(31))),
+            ),
             "operand",
         ),
         (_apt(ber.null(Tag.context(221))), "term type"),
@@ -403,10 +478,14 @@ def test_pqf_examples() -> None:
         "@and a",
         "@attr 1=4",
         "@attr x=4 a",
-        "@attr 1=title a",
+        "@attr 1= a",
         "a b",
         '"open',
         "@prox a b",
+        "@prox 0 1 1 9 k 2 a b",
+        "@prox 0 1 1 2 x 2 a b",
+        "@prox 2 1 1 2 k 2 a b",
+        "@set",
         "@attrset nosuch a",
         "@attr gils 1=4 a",
         "@attr 1=4 @and a b",
@@ -415,3 +494,75 @@ def test_pqf_examples() -> None:
 def test_pqf_errors(text: str) -> None:
     with pytest.raises(QueryError, match="PQF"):
         parse_pqf(text)
+
+
+def test_pqf_proximity_string_values_and_result_sets() -> None:
+    prox = parse_pqf("@prox 0 3 1 2 k 2 war peace").root
+    assert prox == RPNOperator(
+        "prox",
+        AttributesPlusTerm((), "war"),
+        AttributesPlusTerm((), "peace"),
+        ProximityOperator(distance=3, ordered=True, relation=2, unit=2, exclusion=False),
+    )
+    # relation and unit may be named, as in YAZ's PQF
+    assert parse_pqf("@prox 1 0 0 <= k word a b").root == RPNOperator(
+        "prox",
+        AttributesPlusTerm((), "a"),
+        AttributesPlusTerm((), "b"),
+        ProximityOperator(distance=0, ordered=False, relation=2, unit=2, exclusion=True),
+    )
+    assert parse_pqf("@attr 1=_ALLRECORDS @attr 2=103 x").root == AttributesPlusTerm(
+        ((1, "_ALLRECORDS"), (2, 103)), "x"
+    )
+    assert parse_pqf("@and @set s1 @attr 1=4 x").root == RPNOperator(
+        "and", ResultSetOperand("s1"), AttributesPlusTerm(((1, 4),), "x")
+    )
+    with pytest.raises(ValueError, match="prox"):
+        RPNOperator("and", prox, prox, ProximityOperator())
+    with pytest.raises(ValueError, match="prox"):
+        RPNOperator("prox", prox, prox)
+
+
+pqf_prox_nodes: st.SearchStrategy[RPNNode] = st.recursive(
+    st.builds(
+        AttributesPlusTerm,
+        st.lists(
+            st.tuples(
+                st.integers(0, 9999),
+                st.integers(0, 9999)
+                | st.from_regex(r"[A-Za-z_][A-Za-z0-9_.-]{0,8}", fullmatch=True),
+            ),
+            max_size=3,
+        ).map(tuple),
+        pqf_terms,
+    )
+    | st.builds(ResultSetOperand, st.from_regex(r"[A-Za-z0-9]{1,6}", fullmatch=True)),
+    lambda kids: st.builds(
+        RPNOperator,
+        st.just("prox"),
+        kids,
+        kids,
+        st.builds(
+            ProximityOperator,
+            counts,
+            st.booleans(),
+            st.integers(1, 6),
+            st.integers(1, 11),
+            st.booleans(),
+            st.booleans(),
+        ),
+    ),
+    max_leaves=5,
+)
+
+
+@given(st.builds(RPNQuery, pqf_prox_nodes))
+def test_pqf_round_trip_with_proximity(query: RPNQuery) -> None:
+    assert parse_pqf(to_pqf(query)) == query
+
+
+def test_attribute_lists_for_scan() -> None:
+    assert parse_attribute_list("1=4 4=1") == ((1, 4), (4, 1))
+    assert parse_attribute_list("1=_ALLRECORDS") == ((1, "_ALLRECORDS"),)
+    with pytest.raises(QueryError, match="TYPE=VALUE"):
+        parse_attribute_list("title")

@@ -24,8 +24,12 @@ from protocols.z3950.apdu import (
     PresentRequest,
     PresentResponse,
     ResponseRecords,
+    ScanRequest,
+    ScanResponse,
+    ScanStatus,
     SearchRequest,
     SearchResponse,
+    TermInfo,
     decode_apdu,
     encode_apdu,
 )
@@ -40,7 +44,7 @@ from protocols.z3950.connection import (
     transition_of,
 )
 from protocols.z3950.oids import RECORD_SYNTAXES
-from protocols.z3950.rpn import parse_pqf
+from protocols.z3950.rpn import AttributesPlusTerm, parse_pqf
 
 QUERY = parse_pqf("@attr 1=4 computer")
 
@@ -53,6 +57,8 @@ EXAMPLES: dict[Transition, APDU] = {
     Transition.RECV_SEARCH: SearchResponse(7),
     Transition.SEND_PRESENT: PresentRequest("default", 1, 1),
     Transition.RECV_PRESENT: PresentResponse(0, 1),
+    Transition.SEND_SCAN: ScanRequest(AttributesPlusTerm(((1, 4),), "comp"), 5),
+    Transition.RECV_SCAN: ScanResponse(ScanStatus.SUCCESS, 1, (TermInfo("computer", None, 11),)),
     Transition.SEND_CLOSE: Close(),
     Transition.RECV_CLOSE: Close(),
 }

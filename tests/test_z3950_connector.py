@@ -178,7 +178,13 @@ async def test_slow_search_times_out(ztest: ServerProcess) -> None:
 
 @pytest.mark.servers
 async def test_slow_present_times_out(ztest: ServerProcess) -> None:
-    slow = target(ztest.port, database="Default?present-delay=1", timeouts=Timeouts(2.0, 2.0, 0.3))
+    # without piggy-backing: the first record would otherwise come in the search response
+    slow = target(
+        ztest.port,
+        database="Default?present-delay=1",
+        timeouts=Timeouts(2.0, 2.0, 0.3),
+        piggyback=False,
+    )
     states: list[TargetState] = []
     with pytest.raises(TargetTimeout) as info:
         await Z3950Connector(slow).search("5", limit=1, progress=states.append)
@@ -276,7 +282,7 @@ async def test_cancelling_a_search_drops_the_connection_at_once() -> None:
     [
         (b"HTTP/1.0 400 Bad Request\r\n\r\n", "during init: Z39.50: .* not an APDU: b'HTTP"),
         (bytes.fromhex("b5ff0000"), "during init: BER: reserved length octet"),
-        (ber.constructed(ber.Tag.context(36, True)), "during init: scanResponse is not supported"),
+        (ber.constructed(ber.Tag.context(44, True)), "during init: sortResponse is not supported"),
     ],
 )
 async def test_garbage_is_a_remote_protocol_error(garbage: bytes, message: str) -> None:
@@ -316,17 +322,21 @@ async def test_hang_up_inside_a_pdu() -> None:
 
 
 async def test_target_sends_close_instead_of_an_answer() -> None:
+    answers: list[APDU] = []
+
     async def shut_down(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_apdu(reader)
         writer.write(encode_apdu(InitResponse(True)))
         await read_apdu(reader)
         writer.write(encode_apdu(Close(CloseReason.SYSTEM_PROBLEM, "going down")))
         await writer.drain()
-        await reader.read()
+        answers.append(await read_apdu(reader))  # the client's Close in answer
+        assert await reader.read() == b""  # and then it hung up
 
     async with fake_target(shut_down) as port:
         with pytest.raises(TargetError, match="during search: system problem: going down"):
             await Z3950Connector(target(port)).search("1", limit=1)
+    assert answers == [Close(CloseReason.FINISHED)]
 
 
 async def test_out_of_order_answer() -> None:

@@ -1,11 +1,12 @@
 """Z39.50 APDUs (ANSI/NISO Z39.50-2003, module Z39-50-APDU-1995), one frozen dataclass each.
 
 Every APDU encodes (``to_ber``) and decodes (``from_ber``) both ways, so a client and a
-server share this module and tests can round-trip. Only what a search client needs is
-modelled: Init, Search (type-1 RPN queries), Present, Close, records and diagnostics.
-Fields we do not model (otherInfo, additionalSearchInfo, resource reports, ...) are skipped
-when decoding; features we cannot represent (fragments, proximity, complex attributes)
-raise ``APDUError``.
+server share this module and tests can round-trip. What a search client needs is modelled:
+Init (with otherInfo, where character-set negotiation travels), Search (type-1 RPN queries
+with proximity and string attribute values), Present, Scan, Close, records and
+diagnostics. Fields we do not model (additionalSearchInfo, resource reports, ...) are
+skipped when decoding; features we cannot represent (record fragments, complex record
+composition, multi-valued complex attributes) raise ``APDUError``.
 
 The module uses the standard's tagging: explicit by default, ``IMPLICIT`` where written.
 
@@ -17,7 +18,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TypeVar
 
@@ -37,8 +38,18 @@ from protocols.ber import (
     Tag,
     TagClass,
 )
-from protocols.z3950.oids import BIB1_DIAGSET, DIAG1_FORMAT, USERINFO_1, syntax_name
-from protocols.z3950.rpn import AttributesPlusTerm, RPNNode, RPNOperator, RPNQuery
+from protocols.z3950.oids import BIB1_ATTRSET, BIB1_DIAGSET, DIAG1_FORMAT, USERINFO_1, syntax_name
+from protocols.z3950.rpn import (
+    AttributesPlusTerm,
+    AttributeValue,
+    ProximityOperator,
+    ProximityRelation,
+    ProximityUnit,
+    ResultSetOperand,
+    RPNNode,
+    RPNOperator,
+    RPNQuery,
+)
 
 __all__ = [
     "APDU",
@@ -54,18 +65,25 @@ __all__ = [
     "MultipleNonSurDiagnostics",
     "NamePlusRecord",
     "NonSurrogateDiagnostic",
+    "OtherInfoUnit",
     "PresentRequest",
     "PresentResponse",
     "PresentStatus",
     "Records",
     "ResponseRecords",
     "ResultSetStatus",
+    "ScanEntry",
+    "ScanRequest",
+    "ScanResponse",
+    "ScanStatus",
     "SearchRequest",
     "SearchResponse",
+    "TermInfo",
     "decode_apdu",
     "diagnostic_of",
     "encode_apdu",
     "init_diagnostic",
+    "other_info_externals",
     "record_data",
 ]
 
@@ -116,6 +134,107 @@ class _Fields:
     def text(self, number: int) -> str | None:
         found = self.get(number)
         return None if found is None else found.text()
+
+
+# --------------------------------------------------------------------------- otherInfo
+
+
+# InfoCategory ::= SEQUENCE { categoryTypeId [1] IMPLICIT OBJECT IDENTIFIER OPTIONAL,
+#     categoryValue [2] IMPLICIT INTEGER }
+# OtherInformation ::= [201] IMPLICIT SEQUENCE OF SEQUENCE {
+#     category     [1] IMPLICIT InfoCategory OPTIONAL,
+#     information CHOICE {
+#         characterInfo         [2] IMPLICIT InternationalString,
+#         binaryInfo            [3] IMPLICIT OCTET STRING,
+#         externallyDefinedInfo [4] IMPLICIT EXTERNAL,
+#         oid                   [5] IMPLICIT OBJECT IDENTIFIER } }
+@dataclass(frozen=True, slots=True)
+class OtherInfoUnit:
+    """One unit of ``otherInfo``: exactly one of the four kinds of information.
+
+    Init carries character-set negotiation this way (an EXTERNAL, OID 1.2.840.10003.15.3).
+    ``category`` is ``(categoryTypeId or None, categoryValue)``.
+    """
+
+    character_info: str | None = None
+    binary_info: bytes | None = None
+    external: External | None = None
+    oid: str | None = None
+    category: tuple[str | None, int] | None = None
+
+    def __post_init__(self) -> None:
+        given = [self.character_info, self.binary_info, self.external, self.oid]
+        if sum(value is not None for value in given) != 1:
+            raise ValueError("OtherInfoUnit needs exactly one kind of information")
+
+    def to_ber(self) -> bytes:
+        """Encoding of the SEQUENCE."""
+        category = None
+        if self.category is not None:
+            type_id, value = self.category
+            category = ber.constructed(
+                _cctx(1),
+                None if type_id is None else ber.oid(type_id, _ctx(1)),
+                ber.integer(value, _ctx(2)),
+            )
+        if self.character_info is not None:
+            info = ber.string(self.character_info, _ctx(2))
+        elif self.binary_info is not None:
+            info = ber.octets(self.binary_info, _ctx(3))
+        elif self.external is not None:
+            info = ber.external(self.external, _cctx(4))
+        else:
+            assert self.oid is not None
+            info = ber.oid(self.oid, _ctx(5))
+        return ber.constructed(SEQUENCE, category, info)
+
+    @classmethod
+    def from_ber(cls, element: Element) -> OtherInfoUnit:
+        """Decode one unit."""
+        f = _Fields(element, "OtherInformation")
+        category = None
+        found = f.get(1)
+        if found is not None:
+            c = _Fields(found, "InfoCategory")
+            type_id = c.get(1)
+            category = (
+                None if type_id is None else type_id.oid(),
+                c.need(2, "categoryValue").integer(),
+            )
+        for number in (2, 3, 4, 5):
+            info = f.get(number)
+            if info is None:
+                continue
+            if number == 2:
+                return cls(character_info=info.text(), category=category)
+            if number == 3:
+                return cls(binary_info=info.octets(), category=category)
+            if number == 4:
+                return cls(external=info.external(), category=category)
+            return cls(oid=info.oid(), category=category)
+        raise APDUError("OtherInformation unit without information")
+
+
+def _encode_other_info(units: tuple[OtherInfoUnit, ...]) -> bytes | None:
+    if not units:
+        return None
+    return ber.constructed(_cctx(201), *(unit.to_ber() for unit in units))
+
+
+def _decode_other_info(fields: _Fields) -> tuple[OtherInfoUnit, ...]:
+    found = fields.get(201)
+    if found is None:
+        return ()
+    return tuple(OtherInfoUnit.from_ber(child) for child in found.children)
+
+
+def other_info_externals(units: Iterable[OtherInfoUnit], oid: str) -> tuple[External, ...]:
+    """The EXTERNALs in ``units`` whose direct reference is ``oid``."""
+    return tuple(
+        unit.external
+        for unit in units
+        if unit.external is not None and unit.external.direct_reference == oid
+    )
 
 
 # --------------------------------------------------------------------------- Init
@@ -189,7 +308,7 @@ class IdPass:
     """User id and password authentication (``idPass``)."""
 
     user_id: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     group_id: str | None = None
 
 
@@ -245,12 +364,14 @@ class InitRequest:
     options: frozenset[str] = frozenset({"search", "present"})
     preferred_message_size: int = 8 * 1024 * 1024
     exceptional_record_size: int = 8 * 1024 * 1024
-    id_authentication: str | IdPass | None = None
+    # an open "user/password" string must not end up in logs through repr()
+    id_authentication: str | IdPass | None = field(default=None, repr=False)
     implementation_id: str | None = None
     implementation_name: str | None = None
     implementation_version: str | None = None
     user_information: External | None = None
     reference_id: bytes | None = None
+    other_info: tuple[OtherInfoUnit, ...] = ()
 
     TAG = 20
 
@@ -272,6 +393,7 @@ class InitRequest:
                 if self.user_information is None
                 else _encode_user_information(self.user_information)
             ),
+            _encode_other_info(self.other_info),
         )
 
     @classmethod
@@ -290,6 +412,7 @@ class InitRequest:
             implementation_version=f.text(112),
             user_information=_decode_user_information(f),
             reference_id=_decode_reference_id(f),
+            other_info=_decode_other_info(f),
         )
 
 
@@ -323,6 +446,7 @@ class InitResponse:
     implementation_version: str | None = None
     user_information: External | None = None
     reference_id: bytes | None = None
+    other_info: tuple[OtherInfoUnit, ...] = ()
 
     TAG = 21
 
@@ -356,6 +480,7 @@ class InitResponse:
                 if self.user_information is None
                 else _encode_user_information(self.user_information)
             ),
+            _encode_other_info(self.other_info),
         )
 
     @classmethod
@@ -373,6 +498,7 @@ class InitResponse:
             implementation_version=f.text(112),
             user_information=_decode_user_information(f),
             reference_id=_decode_reference_id(f),
+            other_info=_decode_other_info(f),
         )
 
 
@@ -691,34 +817,113 @@ def _records_list(value: Records | None) -> tuple[NamePlusRecord, ...]:
 # AttributeList ::= [44] IMPLICIT SEQUENCE OF AttributeElement
 # AttributeElement ::= SEQUENCE { attributeSet [1] IMPLICIT AttributeSetId OPTIONAL,
 #     attributeType [120] IMPLICIT INTEGER,
-#     attributeValue CHOICE { numeric [121] IMPLICIT INTEGER, complex [224] IMPLICIT ... } }
+#     attributeValue CHOICE { numeric [121] IMPLICIT INTEGER,
+#         complex [224] IMPLICIT SEQUENCE {
+#             list           [1] IMPLICIT SEQUENCE OF StringOrNumeric,
+#             semanticAction [2] IMPLICIT SEQUENCE OF INTEGER OPTIONAL } } }
+# StringOrNumeric ::= CHOICE { string [1] IMPLICIT InternationalString,
+#     numeric [2] IMPLICIT INTEGER, ... }
 # Term ::= CHOICE { general [45] IMPLICIT OCTET STRING, numeric [215] IMPLICIT INTEGER,
 #     characterString [216] IMPLICIT InternationalString, ... }
 # RpnRpnOp ::= SEQUENCE { rpn1 RPNStructure, rpn2 RPNStructure, op Operator }
 # Operator ::= [46] CHOICE { and [0] IMPLICIT NULL, or [1] IMPLICIT NULL,
 #     and-not [2] IMPLICIT NULL, prox [3] IMPLICIT ProximityOperator }
+# ResultSetId ::= [31] IMPLICIT InternationalString
+# (ProximityOperator is quoted in protocols/z3950/rpn.py.)
 
-_OPERATOR_TAGS = {"and": 0, "or": 1, "and-not": 2}
+_OPERATOR_TAGS = {"and": 0, "or": 1, "and-not": 2, "prox": 3}
 _OPERATOR_NAMES = {tag: name for name, tag in _OPERATOR_TAGS.items()}
+
+
+def _encode_attribute(kind: int, value: AttributeValue) -> bytes:
+    if isinstance(value, int):
+        encoded = ber.integer(value, _ctx(121))
+    else:
+        string = ber.string(value, _ctx(1))
+        encoded = ber.constructed(_cctx(224), ber.constructed(_cctx(1), string))
+    return ber.constructed(SEQUENCE, ber.integer(kind, _ctx(120)), encoded)
+
+
+def _decode_attribute(item: Element, attribute_set: str | None) -> tuple[int, AttributeValue]:
+    f = _Fields(item, "AttributeElement")
+    own_set = f.get(1)
+    if own_set is not None and own_set.oid() != attribute_set:
+        raise APDUError(f"attribute set {own_set.oid()} inside a query is not supported")
+    kind = f.need(120, "attributeType").integer()
+    numeric = f.get(121)
+    if numeric is not None:
+        return kind, numeric.integer()
+    complex_value = f.get(224)
+    if complex_value is None:
+        raise APDUError("AttributeElement without a value")
+    values = _Fields(complex_value, "complex attribute").need(1, "list").children
+    if len(values) != 1:
+        raise APDUError(f"complex attribute values with {len(values)} entries are not supported")
+    if values[0].tag == _ctx(1):
+        return kind, values[0].text("surrogateescape")
+    if values[0].tag == _ctx(2):
+        return kind, values[0].integer()
+    raise APDUError(f"complex attribute value {values[0].tag} is not supported")
+
+
+def _encode_apt(node: AttributesPlusTerm) -> bytes:
+    attributes = (_encode_attribute(kind, value) for kind, value in node.attributes)
+    term = node.term.encode("utf-8", "surrogateescape")
+    return ber.constructed(
+        _cctx(102), ber.constructed(_cctx(44), *attributes), ber.octets(term, _ctx(45))
+    )
+
+
+def _decode_apt(operand: Element, attribute_set: str | None) -> AttributesPlusTerm:
+    if len(operand.children) != 2 or operand.children[0].tag != _cctx(44):
+        raise APDUError("AttributesPlusTerm must hold an attribute list and a term")
+    attributes = tuple(_decode_attribute(i, attribute_set) for i in operand.children[0].children)
+    return AttributesPlusTerm(attributes, _decode_term(operand.children[1]))
+
+
+def _encode_proximity(prox: ProximityOperator) -> bytes:
+    unit = ber.integer(prox.unit, _ctx(2 if prox.private_unit else 1))
+    return ber.constructed(
+        _cctx(3),
+        None if prox.exclusion is None else ber.boolean(prox.exclusion, _ctx(1)),
+        ber.integer(prox.distance, _ctx(2)),
+        ber.boolean(prox.ordered, _ctx(3)),
+        ber.integer(prox.relation, _ctx(4)),
+        ber.constructed(_cctx(5), unit),
+    )
+
+
+def _decode_proximity(element: Element) -> ProximityOperator:
+    f = _Fields(element, "ProximityOperator")
+    exclusion = f.get(1)
+    unit = f.need(5, "proximityUnitCode").only_child()
+    if unit.tag not in (_ctx(1), _ctx(2)):
+        raise APDUError(f"ProximityOperator: unexpected unit {unit.tag}")
+    return ProximityOperator(
+        distance=f.need(2, "distance").integer(),
+        ordered=f.need(3, "ordered").boolean(),
+        relation=_enum(ProximityRelation, f.need(4, "relationType").integer()),
+        unit=_enum(ProximityUnit, unit.integer()),
+        exclusion=None if exclusion is None else exclusion.boolean(),
+        private_unit=unit.tag == _ctx(2),
+    )
 
 
 def _encode_rpn_node(node: RPNNode) -> bytes:
     if isinstance(node, RPNOperator):
+        if node.proximity is not None:
+            operator = _encode_proximity(node.proximity)
+        else:
+            operator = ber.null(_ctx(_OPERATOR_TAGS[node.op]))
         return ber.constructed(
             _cctx(1),
             _encode_rpn_node(node.left),
             _encode_rpn_node(node.right),
-            ber.constructed(_cctx(46), ber.null(_ctx(_OPERATOR_TAGS[node.op]))),
+            ber.constructed(_cctx(46), operator),
         )
-    attributes = (
-        ber.constructed(SEQUENCE, ber.integer(kind, _ctx(120)), ber.integer(value, _ctx(121)))
-        for kind, value in node.attributes
-    )
-    term = node.term.encode("utf-8", "surrogateescape")
-    apt = ber.constructed(
-        _cctx(102), ber.constructed(_cctx(44), *attributes), ber.octets(term, _ctx(45))
-    )
-    return ber.constructed(_cctx(0), apt)
+    if isinstance(node, ResultSetOperand):
+        return ber.constructed(_cctx(0), ber.string(node.name, _ctx(31)))
+    return ber.constructed(_cctx(0), _encode_apt(node))
 
 
 def _decode_term(element: Element) -> str:
@@ -736,31 +941,21 @@ def _decode_rpn_node(element: Element, attribute_set: str) -> RPNNode:
         if len(element.children) != 3 or element.children[2].tag != _cctx(46):
             raise APDUError("RpnRpnOp must hold rpn1, rpn2 and an operator")
         operator = element.children[2].only_child()
-        if operator.tag.constructed or operator.tag.number not in _OPERATOR_NAMES:
+        left = _decode_rpn_node(element.children[0], attribute_set)
+        right = _decode_rpn_node(element.children[1], attribute_set)
+        if operator.tag == _cctx(3):
+            return RPNOperator("prox", left, right, _decode_proximity(operator))
+        if operator.tag.constructed or operator.tag.number not in (0, 1, 2):
             raise APDUError(f"query operator {operator.tag} is not supported")
-        return RPNOperator(
-            _OPERATOR_NAMES[operator.tag.number],  # type: ignore[arg-type]
-            _decode_rpn_node(element.children[0], attribute_set),
-            _decode_rpn_node(element.children[1], attribute_set),
-        )
+        return RPNOperator(_OPERATOR_NAMES[operator.tag.number], left, right)  # type: ignore[arg-type]
     if element.tag != _cctx(0):
         raise APDUError(f"RPNStructure: unexpected {element.tag}")
     operand = element.only_child()
+    if operand.tag == _ctx(31):
+        return ResultSetOperand(operand.text("surrogateescape"))
     if operand.tag != _cctx(102):
-        raise APDUError(f"query operand {operand.tag} is not supported (only attributes+term)")
-    if len(operand.children) != 2 or operand.children[0].tag != _cctx(44):
-        raise APDUError("AttributesPlusTerm must hold an attribute list and a term")
-    attributes: list[tuple[int, int]] = []
-    for item in operand.children[0].children:
-        f = _Fields(item, "AttributeElement")
-        own_set = f.get(1)
-        if own_set is not None and own_set.oid() != attribute_set:
-            raise APDUError(f"attribute set {own_set.oid()} inside a query is not supported")
-        value = f.get(121)
-        if value is None:
-            raise APDUError("only numeric attribute values are supported")
-        attributes.append((f.need(120, "attributeType").integer(), value.integer()))
-    return AttributesPlusTerm(tuple(attributes), _decode_term(operand.children[1]))
+        raise APDUError(f"query operand {operand.tag} is not supported")
+    return _decode_apt(operand, attribute_set)
 
 
 def _encode_query(query: RPNQuery) -> bytes:
@@ -1091,6 +1286,246 @@ class PresentResponse:
         )
 
 
+# --------------------------------------------------------------------------- Scan
+
+
+class ScanStatus(IntEnum):
+    """scanStatus [4] IMPLICIT INTEGER of ScanResponse."""
+
+    SUCCESS = 0
+    PARTIAL_1 = 1  # not all expected entries can be returned
+    PARTIAL_2 = 2  # not all terms in range; premature end
+    PARTIAL_3 = 3  # term list exhausted at one end
+    PARTIAL_4 = 4  # term list exhausted at both ends
+    PARTIAL_5 = 5  # the term itself was not found (only position 1.. returned)
+    FAILURE = 6
+
+
+# ScanRequest ::= SEQUENCE {
+#     referenceId                 ReferenceId OPTIONAL,
+#     databaseNames               [3] IMPLICIT SEQUENCE OF DatabaseName,
+#     attributeSet                AttributeSetId OPTIONAL,
+#     termListAndStartPoint       AttributesPlusTerm,
+#     stepSize                    [5] IMPLICIT INTEGER OPTIONAL,
+#     numberOfTermsRequested      [6] IMPLICIT INTEGER,
+#     preferredPositionInResponse [7] IMPLICIT INTEGER OPTIONAL,
+#     otherInfo                   OtherInformation OPTIONAL }
+@dataclass(frozen=True, slots=True)
+class ScanRequest:
+    """Browse the index that ``term``'s attributes select, starting at its term.
+
+    ``preferred_position_in_response`` 1 puts the start term first in the list.
+    """
+
+    term: AttributesPlusTerm
+    number_of_terms_requested: int
+    database_names: tuple[str, ...] = ("Default",)
+    attribute_set: str | None = BIB1_ATTRSET
+    step_size: int | None = 0
+    preferred_position_in_response: int | None = 1
+    reference_id: bytes | None = None
+
+    TAG = 35
+
+    def to_ber(self) -> bytes:
+        """BER encoding of the whole APDU."""
+        return ber.constructed(
+            _cctx(self.TAG),
+            _encode_reference_id(self.reference_id),
+            ber.constructed(_cctx(3), *(ber.string(n, _ctx(105)) for n in self.database_names)),
+            None if self.attribute_set is None else ber.oid(self.attribute_set),
+            _encode_apt(self.term),
+            None if self.step_size is None else ber.integer(self.step_size, _ctx(5)),
+            ber.integer(self.number_of_terms_requested, _ctx(6)),
+            (
+                None
+                if self.preferred_position_in_response is None
+                else ber.integer(self.preferred_position_in_response, _ctx(7))
+            ),
+        )
+
+    @classmethod
+    def from_ber(cls, element: Element) -> ScanRequest:
+        """Decode from the APDU's element (tag [35])."""
+        f = _Fields(element, "ScanRequest")
+        attribute_set = f.get(OBJECT_IDENTIFIER.number, TagClass.UNIVERSAL)
+        set_id = None if attribute_set is None else attribute_set.oid()
+        step = f.get(5)
+        position = f.get(7)
+        return cls(
+            term=_decode_apt(f.need(102, "termListAndStartPoint"), set_id or BIB1_ATTRSET),
+            number_of_terms_requested=f.need(6, "numberOfTermsRequested").integer(),
+            database_names=tuple(c.text() for c in f.need(3, "databaseNames").children),
+            attribute_set=set_id,
+            step_size=None if step is None else step.integer(),
+            preferred_position_in_response=None if position is None else position.integer(),
+            reference_id=_decode_reference_id(f),
+        )
+
+
+# TermInfo ::= SEQUENCE {
+#     term                Term,
+#     displayTerm         [0] IMPLICIT InternationalString OPTIONAL,
+#     suggestedAttributes AttributeList OPTIONAL,
+#     alternativeTerm     [4] IMPLICIT SEQUENCE OF AttributesPlusTerm OPTIONAL,
+#     globalOccurrences   [2] IMPLICIT INTEGER OPTIONAL,
+#     byAttributes        [3] IMPLICIT OccurrenceByAttributes OPTIONAL,
+#     otherTermInfo       OtherInformation OPTIONAL }
+@dataclass(frozen=True, slots=True)
+class TermInfo:
+    """One index entry: the term, how to show it, and how many records hold it.
+
+    ``term`` keeps bytes that are not UTF-8 as surrogate escapes, like query terms.
+    """
+
+    term: str
+    display_term: str | None = None
+    global_occurrences: int | None = None
+
+    def to_ber(self) -> bytes:
+        """Encoding as ``termInfo [1] IMPLICIT TermInfo``."""
+        return ber.constructed(
+            _cctx(1),
+            ber.octets(self.term.encode("utf-8", "surrogateescape"), _ctx(45)),
+            None if self.display_term is None else ber.string(self.display_term, _ctx(0)),
+            (
+                None
+                if self.global_occurrences is None
+                else ber.integer(self.global_occurrences, _ctx(2))
+            ),
+        )
+
+    @classmethod
+    def from_ber(cls, element: Element) -> TermInfo:
+        """Decode a TermInfo; the parts we do not model are skipped."""
+        if not element.children:
+            raise APDUError("TermInfo without a term")
+        f = _Fields(element, "TermInfo")
+        occurrences = f.get(2)
+        display = f.get(0)
+        return cls(
+            term=_decode_term(element.children[0]),
+            display_term=None if display is None else display.text("surrogateescape"),
+            global_occurrences=None if occurrences is None else occurrences.integer(),
+        )
+
+
+#: Entry ::= CHOICE { termInfo [1] IMPLICIT TermInfo, surrogateDiagnostic [2] DiagRec }
+ScanEntry = TermInfo | DefaultDiagFormat | External
+
+
+def _encode_entry(entry: ScanEntry) -> bytes:
+    if isinstance(entry, TermInfo):
+        return entry.to_ber()
+    return ber.constructed(_cctx(2), _encode_diagrec(entry))
+
+
+def _decode_entry(element: Element) -> ScanEntry:
+    if element.tag == _cctx(1):
+        return TermInfo.from_ber(element)
+    if element.tag == _cctx(2):
+        return _decode_diagrec(element.only_child())
+    raise APDUError(f"scan Entry: unexpected {element.tag}")
+
+
+# ScanResponse ::= SEQUENCE {
+#     referenceId             ReferenceId OPTIONAL,
+#     stepSize                [3] IMPLICIT INTEGER OPTIONAL,
+#     scanStatus              [4] IMPLICIT INTEGER { success (0), partial-1 (1), ...,
+#                                 partial-5 (5), failure (6) },
+#     numberOfEntriesReturned [5] IMPLICIT INTEGER,
+#     positionOfTerm          [6] IMPLICIT INTEGER OPTIONAL,
+#     entries                 [7] IMPLICIT ListEntries OPTIONAL,
+#     attributeSet            [8] IMPLICIT AttributeSetId OPTIONAL,
+#     otherInfo               OtherInformation OPTIONAL }
+# ListEntries ::= SEQUENCE {
+#     entries                 [1] IMPLICIT SEQUENCE OF Entry OPTIONAL,
+#     nonsurrogateDiagnostics [2] IMPLICIT SEQUENCE OF DiagRec OPTIONAL }
+@dataclass(frozen=True, slots=True)
+class ScanResponse:
+    """Index entries (terms or surrogate diagnostics) and why a scan failed, if it did."""
+
+    scan_status: int
+    number_of_entries_returned: int
+    entries: tuple[ScanEntry, ...] = ()
+    nonsurrogate_diagnostics: tuple[DiagRec, ...] = ()
+    position_of_term: int | None = None
+    step_size: int | None = None
+    attribute_set: str | None = None
+    reference_id: bytes | None = None
+
+    TAG = 36
+
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """Why the scan failed or was partial (non-surrogate diagnostics)."""
+        return tuple(diagnostic_of(d) for d in self.nonsurrogate_diagnostics)
+
+    @property
+    def terms(self) -> tuple[TermInfo, ...]:
+        """The entries that are terms (surrogate diagnostics left out)."""
+        return tuple(e for e in self.entries if isinstance(e, TermInfo))
+
+    def to_ber(self) -> bytes:
+        """BER encoding of the whole APDU."""
+        entries = None
+        if self.entries or self.nonsurrogate_diagnostics:
+            entries = ber.constructed(
+                _cctx(7),
+                (
+                    ber.constructed(_cctx(1), *(_encode_entry(e) for e in self.entries))
+                    if self.entries
+                    else None
+                ),
+                (
+                    ber.constructed(
+                        _cctx(2), *(_encode_diagrec(d) for d in self.nonsurrogate_diagnostics)
+                    )
+                    if self.nonsurrogate_diagnostics
+                    else None
+                ),
+            )
+        return ber.constructed(
+            _cctx(self.TAG),
+            _encode_reference_id(self.reference_id),
+            None if self.step_size is None else ber.integer(self.step_size, _ctx(3)),
+            ber.integer(self.scan_status, _ctx(4)),
+            ber.integer(self.number_of_entries_returned, _ctx(5)),
+            None if self.position_of_term is None else ber.integer(self.position_of_term, _ctx(6)),
+            entries,
+            None if self.attribute_set is None else ber.oid(self.attribute_set, _ctx(8)),
+        )
+
+    @classmethod
+    def from_ber(cls, element: Element) -> ScanResponse:
+        """Decode from the APDU's element (tag [36])."""
+        f = _Fields(element, "ScanResponse")
+        step = f.get(3)
+        position = f.get(6)
+        attribute_set = f.get(8)
+        entries: tuple[ScanEntry, ...] = ()
+        diagnostics: tuple[DiagRec, ...] = ()
+        found = f.get(7)
+        if found is not None:
+            lists = _Fields(found, "ListEntries")
+            items = lists.get(1)
+            if items is not None:
+                entries = tuple(_decode_entry(c) for c in items.children)
+            diags = lists.get(2)
+            if diags is not None:
+                diagnostics = tuple(_decode_diagrec(c) for c in diags.children)
+        return cls(
+            scan_status=_enum(ScanStatus, f.need(4, "scanStatus").integer()),
+            number_of_entries_returned=f.need(5, "numberOfEntriesReturned").integer(),
+            entries=entries,
+            nonsurrogate_diagnostics=diagnostics,
+            position_of_term=None if position is None else position.integer(),
+            step_size=None if step is None else step.integer(),
+            attribute_set=None if attribute_set is None else attribute_set.oid(),
+            reference_id=_decode_reference_id(f),
+        )
+
+
 # --------------------------------------------------------------------------- Close
 
 
@@ -1165,7 +1600,8 @@ class Close:
 # PDU ::= CHOICE { initRequest [20] IMPLICIT InitializeRequest,
 #     initResponse [21] IMPLICIT InitializeResponse, searchRequest [22] IMPLICIT SearchRequest,
 #     searchResponse [23] IMPLICIT SearchResponse, presentRequest [24] IMPLICIT PresentRequest,
-#     presentResponse [25] IMPLICIT PresentResponse, ..., close [48] IMPLICIT Close, ... }
+#     presentResponse [25] IMPLICIT PresentResponse, ..., scanRequest [35] IMPLICIT
+#     ScanRequest, scanResponse [36] IMPLICIT ScanResponse, ..., close [48] IMPLICIT Close, ...}
 APDU = (
     InitRequest
     | InitResponse
@@ -1173,6 +1609,8 @@ APDU = (
     | SearchResponse
     | PresentRequest
     | PresentResponse
+    | ScanRequest
+    | ScanResponse
     | Close
 )
 
@@ -1185,6 +1623,8 @@ _DECODERS: dict[int, Callable[[Element], APDU]] = {
         SearchResponse,
         PresentRequest,
         PresentResponse,
+        ScanRequest,
+        ScanResponse,
         Close,
     )
 }
@@ -1200,8 +1640,6 @@ _OTHER_PDUS = {
     32: "triggerResourceControlRequest",
     33: "resourceReportRequest",
     34: "resourceReportResponse",
-    35: "scanRequest",
-    36: "scanResponse",
     43: "sortRequest",
     44: "sortResponse",
     45: "segmentRequest",

@@ -6,10 +6,13 @@ TCP connection); ``next_event()`` returns the next decoded APDU, ``NEED_DATA`` o
 ``CONNECTION_CLOSED``. The lifecycle is the table ``TRANSITIONS``:
 
     unconnected --send Init--> init sent --recv Init ok--> ready
-    ready --send Search--> search sent --recv Search--> ready      (Present likewise)
+    ready --send Search--> search sent --recv Search--> ready      (Present, Scan likewise)
     any open state --send Close--> close sent --recv Close--> closed
     any open state --recv Close--> close received --send Close--> closed
     init sent --recv Init refused--> closed
+
+A target may send Close at any time, also while the association is idle (``ready``): the
+client then answers with its own Close, as the standard asks.
 
 >>> conn = ClientConnection()
 >>> wire = conn.send(InitRequest())
@@ -32,6 +35,8 @@ from protocols.z3950.apdu import (
     InitResponse,
     PresentRequest,
     PresentResponse,
+    ScanRequest,
+    ScanResponse,
     SearchRequest,
     SearchResponse,
     decode_apdu,
@@ -58,6 +63,7 @@ class ClientState(StrEnum):
     READY = "ready"
     SEARCH_SENT = "search sent"
     PRESENT_SENT = "present sent"
+    SCAN_SENT = "scan sent"
     CLOSE_SENT = "close sent"
     CLOSE_RECEIVED = "close received"
     CLOSED = "closed"
@@ -73,12 +79,14 @@ class Transition(StrEnum):
     RECV_SEARCH = "receive SearchResponse"
     SEND_PRESENT = "send PresentRequest"
     RECV_PRESENT = "receive PresentResponse"
+    SEND_SCAN = "send ScanRequest"
+    RECV_SCAN = "receive ScanResponse"
     SEND_CLOSE = "send Close"
     RECV_CLOSE = "receive Close"
 
 
 S, T = ClientState, Transition
-_OPEN = (S.INIT_SENT, S.READY, S.SEARCH_SENT, S.PRESENT_SENT)
+_OPEN = (S.INIT_SENT, S.READY, S.SEARCH_SENT, S.PRESENT_SENT, S.SCAN_SENT)
 
 #: ``{(state, what happened): next state}``; a pair not in the table is a protocol error.
 TRANSITIONS: dict[tuple[ClientState, Transition], ClientState] = {
@@ -89,6 +97,8 @@ TRANSITIONS: dict[tuple[ClientState, Transition], ClientState] = {
     (S.SEARCH_SENT, T.RECV_SEARCH): S.READY,
     (S.READY, T.SEND_PRESENT): S.PRESENT_SENT,
     (S.PRESENT_SENT, T.RECV_PRESENT): S.READY,
+    (S.READY, T.SEND_SCAN): S.SCAN_SENT,
+    (S.SCAN_SENT, T.RECV_SCAN): S.READY,
     **{(state, T.SEND_CLOSE): S.CLOSE_SENT for state in _OPEN},
     **{(state, T.RECV_CLOSE): S.CLOSE_RECEIVED for state in _OPEN},
     (S.CLOSE_RECEIVED, T.SEND_CLOSE): S.CLOSED,
@@ -98,6 +108,7 @@ TRANSITIONS: dict[tuple[ClientState, Transition], ClientState] = {
     (S.CLOSE_SENT, T.RECV_INIT_REFUSED): S.CLOSE_SENT,
     (S.CLOSE_SENT, T.RECV_SEARCH): S.CLOSE_SENT,
     (S.CLOSE_SENT, T.RECV_PRESENT): S.CLOSE_SENT,
+    (S.CLOSE_SENT, T.RECV_SCAN): S.CLOSE_SENT,
 }
 del S, T
 
@@ -105,11 +116,13 @@ _SENDS: dict[type, Transition] = {
     InitRequest: Transition.SEND_INIT,
     SearchRequest: Transition.SEND_SEARCH,
     PresentRequest: Transition.SEND_PRESENT,
+    ScanRequest: Transition.SEND_SCAN,
     Close: Transition.SEND_CLOSE,
 }
 _RECEIVES: dict[type, Transition] = {
     SearchResponse: Transition.RECV_SEARCH,
     PresentResponse: Transition.RECV_PRESENT,
+    ScanResponse: Transition.RECV_SCAN,
     Close: Transition.RECV_CLOSE,
 }
 

@@ -13,7 +13,9 @@ from core.errors import LocalProtocolError
 __all__ = [
     "BIB1_ATTRSET",
     "BIB1_DIAGSET",
+    "CHARNEG3",
     "DIAG1_FORMAT",
+    "ID_CHARSET",
     "RECORD_SYNTAXES",
     "USERINFO_1",
     "syntax_name",
@@ -30,6 +32,10 @@ BIB1_DIAGSET = f"{Z3950}.4.1"
 DIAG1_FORMAT = f"{Z3950}.4.2"
 #: UserInfoFormat-userInfo-1 (OtherInformation in an EXTERNAL), Z39.50 implementor agreement 5
 USERINFO_1 = f"{Z3950}.10.3"
+#: NegotiationRecordDefinition charSetandLanguageNegotiation-3 (in Init's otherInfo)
+CHARNEG3 = f"{Z3950}.15.3"
+#: Index Data's private "character set by name" EXTERNAL (YAZ ``ID-Charset``; octets: the name)
+ID_CHARSET = f"{Z3950}.15.1000.81.1"
 
 #: name -> OID of every record syntax Svod asks for; the first name of an OID is its canonical one
 RECORD_SYNTAXES: dict[str, str] = {

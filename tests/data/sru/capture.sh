@@ -29,3 +29,7 @@ get diagnostic-1.2-61.xml "version=1.2&$sr&query=dc.title%3Dcomputer&startRecord
 get explain-1.2.xml "version=1.2&operation=explain"
 get explain-2.0.xml ""
 curl -sS -o http-404.html "${base%/*}/nosuchdb?version=1.2&operation=searchRetrieve&query=x"
+# scan (browse dc.title from "computer"), SRU 1.2 and 2.0, and an unsupported index
+get scan-1.2.xml "version=1.2&operation=scan&scanClause=dc.title%3Dcomputer&maximumTerms=3&responsePosition=1"
+get scan-2.0.xml "version=2.0&operation=scan&scanClause=dc.title%3Dcomputer&maximumTerms=3&responsePosition=2"
+get scan-1.2-diagnostic-16.xml "version=1.2&operation=scan&scanClause=dc.nosuch%3Dx&maximumTerms=3"
