@@ -68,7 +68,7 @@ class Target:
     version: str = "1.2"
     syntax: str = "usmarc"
     schema: str = "marcxml"
-    flavour: str = "marc21"
+    flavour: str = ""  # empty: decide from the record (tags, 100$a)
     charset: str = ""
     index_map: dict[str, str] = field(default_factory=dict, hash=False)
     timeouts: Timeouts = Timeouts()

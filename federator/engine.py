@@ -204,7 +204,8 @@ class Engine:
         want = target.max_records if limit is None else limit
         t = target.timeouts
         # a safety net over the connector's own per-phase timeouts
-        overall = t.connect + t.search + t.present + 1.0
+        # connect is spent twice by Z39.50 (TCP connect, then Init)
+        overall = 2 * t.connect + t.search + t.present + 1.0
         try:
             async with asyncio.timeout(overall):
                 async with self._connector_factory(target) as connector:
@@ -241,17 +242,17 @@ class Engine:
 
 #: records normalized lately, by their bytes: a library sends the same records again for
 #: other queries and other sessions, and decoding is the costliest step of a search
-_NORMALIZED: OrderedDict[tuple[str, str, bytes], Record] = OrderedDict()
+_NORMALIZED: OrderedDict[tuple[str, str, str, bytes], Record] = OrderedDict()
 NORMALIZED_CACHE_SIZE = 20_000
 
 
-def _normalize_cached(raw: RawRecord, charset: str) -> Record:
+def _normalize_cached(raw: RawRecord, charset: str, flavour: str = "") -> Record:
     """``normalize(raw, charset=charset)``, memoized on the bytes (the mapping depends on
     nothing else); the copy returned carries this ``raw``'s target, position and bytes."""
-    key = (raw.syntax, charset, raw.data)
+    key = (raw.syntax, charset, flavour, raw.data)
     record = _NORMALIZED.get(key)
     if record is None:
-        record = normalize(raw, charset=charset)
+        record = normalize(raw, charset=charset, flavour=flavour)
         _NORMALIZED[key] = record
         if len(_NORMALIZED) > NORMALIZED_CACHE_SIZE:
             _NORMALIZED.popitem(last=False)
@@ -266,7 +267,7 @@ def _normalize_all(result: SearchResult, target: Target) -> tuple[list[Record], 
     for raw in result.records:
         try:
             # a negotiated charset (raw.charset) beats the configured one and the record's
-            record = _normalize_cached(raw, raw.charset or target.charset)
+            record = _normalize_cached(raw, raw.charset or target.charset, target.flavour)
             if raw.holdings:  # OPAC holdings travel beside the bibliographic record
                 record = replace(record, holdings=record.holdings + raw.holdings)
             records.append(record)

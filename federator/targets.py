@@ -98,6 +98,12 @@ def _seconds(value: Any, key: str, where: _Where) -> float:
     return float(value)
 
 
+def _flavour(entry: Mapping[str, Any], where: _Where, default: str) -> str:
+    if entry.get("flavour") in (None, "", "auto"):
+        return default
+    return _choice(entry, "flavour", where, _FLAVOURS, default)
+
+
 def _choice(
     entry: Mapping[str, Any], key: str, where: _Where, choices: tuple[str, ...], default: str
 ) -> str:
@@ -270,12 +276,13 @@ def _target(entry: Any, index: int, source: str) -> Target:
     protocol = _choice(entry, "protocol", where, ("z3950", "sru", "local"), "")
     _check_keys(entry, protocol, where)
     syntax = _choice(entry, "syntax", where, _SYNTAXES, "usmarc")
-    flavour_default = syntax if syntax in _FLAVOURS else "marc21"
+    # without a declaration the normalizer tells the flavour from the record itself
+    flavour_default = syntax if syntax in ("unimarc", "rusmarc") else ""
     auto = _index_map_auto(entry, protocol, where)
     common: dict[str, Any] = {
         "id": tid,
         "name": _str(entry, "name", where, tid) or tid,
-        "flavour": _choice(entry, "flavour", where, _FLAVOURS, flavour_default),
+        "flavour": _flavour(entry, where, flavour_default),
         "charset": _charset(entry, where),
         "index_map": _index_map(entry, where),
         "timeouts": _timeouts(entry, where),

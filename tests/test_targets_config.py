@@ -36,7 +36,7 @@ def test_minimal_form_loads_into_frozen_targets() -> None:
         "usmarc",
     )
     assert (lib3.protocol, lib3.url, lib3.version) == ("sru", "http://127.0.0.1:9903/lib3", "1.2")
-    assert lib1.flavour == "marc21" and lib1.timeouts.connect > 0
+    assert lib1.flavour == "" and lib1.timeouts.connect > 0
     with pytest.raises(AttributeError):
         lib1.port = 1  # type: ignore[misc]
 
@@ -216,7 +216,7 @@ targets:
     )
     assert kemrsl.index_dir == str(tmp_path / "cache" / "kemrsl")
     assert kemrsl.address == f"file:{tmp_path / 'exports' / 'main.iso'} (+1)"
-    assert (one.files, one.index_dir, one.flavour) == (("/abs/one.mrc",), "", "marc21")
+    assert (one.files, one.index_dir, one.flavour) == (("/abs/one.mrc",), "", "")
 
 
 @pytest.mark.parametrize(
