@@ -10,7 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["Contributor", "Hit", "Holding", "HoldingStatus", "RawRecord", "Record"]
+__all__ = [
+    "RICH_FIELDS",
+    "Contributor",
+    "Hit",
+    "Holding",
+    "HoldingStatus",
+    "RawRecord",
+    "Record",
+    "richness",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +164,7 @@ class Hit:
     @property
     def best(self) -> Record:
         """The record shown for the hit: the one with the most filled-in fields."""
-        return max(self.records, key=_richness)
+        return max(self.records, key=richness)
 
     @property
     def libraries(self) -> list[str]:
@@ -163,19 +172,26 @@ class Hit:
         return list(dict.fromkeys(r.target_id for r in self.records))
 
 
-def _richness(record: Record) -> int:
-    return sum(
-        bool(v)
-        for v in (
-            record.title,
-            record.responsibility,
-            record.authors,
-            record.publisher,
-            record.place,
-            record.year,
-            record.edition,
-            record.isbns,
-            record.languages,
-            record.subjects,
-        )
-    )
+#: the descriptive fields whose presence makes one record of a book richer than another
+RICH_FIELDS = (
+    "title",
+    "responsibility",
+    "authors",
+    "publisher",
+    "place",
+    "year",
+    "edition",
+    "isbns",
+    "languages",
+    "subjects",
+    "extent",
+    "uniform_title",
+    "series",
+    "classifications",
+    "holdings",
+)
+
+
+def richness(record: Record) -> int:
+    """How many of ``RICH_FIELDS`` are filled in: picks the record to show or export."""
+    return sum(bool(getattr(record, name)) for name in RICH_FIELDS)

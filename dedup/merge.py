@@ -19,31 +19,12 @@ from collections.abc import Callable
 from dataclasses import fields, replace
 from typing import Any
 
-from core import Record
+from core.records import Record, richness
 from dedup.rules import Rules, default_rules
 
 __all__ = ["merge_records", "merger"]
 
-_RICHNESS = (
-    "title",
-    "responsibility",
-    "authors",
-    "publisher",
-    "place",
-    "year",
-    "edition",
-    "isbns",
-    "languages",
-    "subjects",
-    "extent",
-    "uniform_title",
-    "classifications",
-)
 _FIELDS = {f.name for f in fields(Record)}
-
-
-def _richness(record: Record) -> int:
-    return sum(bool(getattr(record, name)) for name in _RICHNESS)
 
 
 def _longest(values: list[Any]) -> Any:
@@ -77,7 +58,7 @@ def merge_records(records: list[Record], rules: Rules | None = None) -> Record:
     # the same records give the same display whatever order the libraries answered in
     records = sorted(records, key=lambda r: (r.target_id, r.position))
     policy = (rules or default_rules()).merge
-    base = max(records, key=_richness)
+    base = max(records, key=richness)
     changes: dict[str, Any] = {}
     for name, how in policy.items():
         if how == "imprint":

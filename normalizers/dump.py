@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
 from core import Hit, RawRecord, Record, RecordError
+from core.records import richness
 from normalizers import iso2709, read_marc
 from normalizers.charsets import canonical_charset
 from normalizers.convert import convert
@@ -128,26 +129,6 @@ def _records(
 
 
 _MARC = ("marc21", "unimarc", "rusmarc")
-_RICHNESS = (
-    "title",
-    "responsibility",
-    "authors",
-    "publisher",
-    "place",
-    "year",
-    "edition",
-    "isbns",
-    "languages",
-    "subjects",
-    "extent",
-    "series",
-    "classifications",
-    "holdings",
-)
-
-
-def _richness(record: Record) -> int:
-    return sum(bool(getattr(record, name)) for name in _RICHNESS)
 
 
 def pick_record(hit: Hit, prefer: str = "") -> Record:
@@ -158,7 +139,7 @@ def pick_record(hit: Hit, prefer: str = "") -> Record:
             if record.target_id == prefer and record.raw is not None:
                 return record
     with_marc = [r for r in hit.records if r.raw is not None and r.flavour in _MARC]
-    return max(with_marc or hit.records, key=_richness)
+    return max(with_marc or hit.records, key=richness)
 
 
 def export_hits(
