@@ -265,7 +265,10 @@ def _joined(f: DataField, rule: Rule) -> str:
                 out = text
                 continue
             mark = marks.get(code, " ")
-            out = (trim(out, period=False) if mark.strip() else out) + mark + text
+            out = trim(out, period=False) if mark.strip() else out
+            if mark.startswith(".") and out.endswith("."):
+                mark = mark[1:]  # ISBD: no second full stop after an abbreviation ("т.")
+            out += mark + text
         return out
     parts: list[str] = []
     for code, value in f.subfields:
@@ -545,10 +548,15 @@ def _volume_title(ix: _Index, rules: FieldMap, title: str) -> tuple[_Index, str]
     # ISBD: "Common title. Number of part, Title of part"
     combined = trim(set_title, period=False)
     if volume:
-        combined += ". " + trim(volume, period=False)
+        combined = _full_stop(combined) + trim(volume, period=False)
     if own:
-        combined += (", " if volume else ". ") + trim(own, period=False)
+        combined = (combined + ", " if volume else _full_stop(combined)) + trim(own, period=False)
     return set_ix, combined
+
+
+def _full_stop(text: str) -> str:
+    """ISBD ". " after ``text``, not doubled after an abbreviation ("в 22 т." + ". Т. 4")."""
+    return text + (" " if text.endswith(".") else ". ")
 
 
 def to_record(marc: MarcRecord, raw: RawRecord | None = None) -> Record:
