@@ -51,6 +51,13 @@ class ConfigError(SvodError):
 class QueryError(SvodError):
     """The query cannot be parsed or cannot be sent to a target."""
 
+    @staticmethod
+    def sru(code: int, message: str, addinfo: str = "") -> QueryError:
+        """A ``QueryError`` carrying SRU diagnostic ``code`` (19 relation, 28 masking, ...)."""
+        err = QueryError(message)
+        err.diagnostic = Diagnostic.of("sru", code, addinfo)
+        return err
+
 
 class CQLSyntaxError(QueryError):
     """Malformed CQL; ``position`` is the 0-based character offset of the problem."""

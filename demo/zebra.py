@@ -623,6 +623,35 @@ def _launch(exe: str, workdir: Path, name: str, port: int) -> subprocess.Popen[b
     raise ZebraSetupError(f"zebrasrv for {name} did not listen on {port}, see {server.log}")
 
 
+def _prepare(workdir: Path, name: str, records: Sequence[bytes]) -> Path:
+    """Write the configuration and records into ``workdir`` and index them; the resolved dir."""
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    for sub in ("reg", "lock", "tmp"):
+        shutil.rmtree(workdir / sub, ignore_errors=True)
+        (workdir / sub).mkdir()
+    for file in CONFIG_FILES:
+        shutil.copyfile(DATA / file, workdir / file)
+    (workdir / "records.mrc").write_bytes(b"".join(records))
+    (workdir / "zebra.cfg").write_text(_zebra_cfg(workdir, name), "utf-8")
+    _index(workdir, name, len(records))
+    return workdir
+
+
+def _serve(exe: str, workdir: Path, name: str, count: int, port: int | None) -> ZebraLibrary:
+    """Start zebrasrv on ``port``; a free port can be taken between free_port() and the
+    server's bind, so without a fixed port a few are tried."""
+    for _attempt in range(5 if port is None else 1):
+        chosen = port or free_port()
+        (workdir / "yazgfs.xml").write_text(_yazgfs_xml(workdir, name, name, chosen), "utf-8")
+        (workdir / "zebrasrv.log").unlink(missing_ok=True)
+        proc = _launch(exe, workdir, name, chosen)
+        if proc is not None:
+            log = workdir / "zebrasrv.log"
+            return ZebraLibrary(name, chosen, proc, log, name, count, workdir)
+    raise ZebraSetupError(f"zebrasrv for {name} could not listen, see {workdir}/zebrasrv.log")
+
+
 def start_zebra(
     workdir: Path, name: str, records: Sequence[bytes], port: int | None = None
 ) -> ZebraLibrary:
@@ -634,26 +663,8 @@ def start_zebra(
     """
     _names(1, [name])
     exe = _program("zebrasrv", "idzebra-2.0-utils")
-    workdir = workdir.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    for sub in ("reg", "lock", "tmp"):
-        shutil.rmtree(workdir / sub, ignore_errors=True)
-        (workdir / sub).mkdir()
-    for file in CONFIG_FILES:
-        shutil.copyfile(DATA / file, workdir / file)
-    (workdir / "records.mrc").write_bytes(b"".join(records))
-    (workdir / "zebra.cfg").write_text(_zebra_cfg(workdir, name), "utf-8")
-    _index(workdir, name, len(records))
-    # a free port can be taken between free_port() and zebrasrv's bind: then try another
-    for _attempt in range(5 if port is None else 1):
-        chosen = port or free_port()
-        (workdir / "yazgfs.xml").write_text(_yazgfs_xml(workdir, name, name, chosen), "utf-8")
-        (workdir / "zebrasrv.log").unlink(missing_ok=True)
-        proc = _launch(exe, workdir, name, chosen)
-        if proc is not None:
-            log = workdir / "zebrasrv.log"
-            return ZebraLibrary(name, chosen, proc, log, name, len(records), workdir)
-    raise ZebraSetupError(f"zebrasrv for {name} could not listen, see {workdir}/zebrasrv.log")
+    workdir = _prepare(workdir, name, records)
+    return _serve(exe, workdir, name, len(records), port)
 
 
 # ---------------------------------------------------------------- federation
@@ -741,27 +752,10 @@ def start_zebra_protected(
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", user) or ":" in password or "\n" in password:
             raise ValueError(f"user {user!r}: use letters, digits, '_.-'; no ':' in passwords")
     exe = _program("zebrasrv", "idzebra-2.0-utils")
-    workdir = workdir.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    for sub in ("reg", "lock", "tmp"):
-        shutil.rmtree(workdir / sub, ignore_errors=True)
-        (workdir / sub).mkdir()
-    for file in CONFIG_FILES:
-        shutil.copyfile(DATA / file, workdir / file)
-    (workdir / "records.mrc").write_bytes(b"".join(records))
-    (workdir / "zebra.cfg").write_text(_zebra_cfg(workdir, name), "utf-8")
-    _index(workdir, name, len(records))
+    workdir = _prepare(workdir, name, records)
     passwd = workdir / "passwd"
     passwd.write_text("".join(f"{u}:{p}\n" for u, p in users.items()), "utf-8")
     passwd.chmod(0o600)
     with (workdir / "zebra.cfg").open("a", encoding="utf-8") as cfg:
         cfg.write(f"# Init needs a user and password from this file\npasswd: {passwd}\n")
-    for _attempt in range(5 if port is None else 1):
-        chosen = port or free_port()
-        (workdir / "yazgfs.xml").write_text(_yazgfs_xml(workdir, name, name, chosen), "utf-8")
-        (workdir / "zebrasrv.log").unlink(missing_ok=True)
-        proc = _launch(exe, workdir, name, chosen)
-        if proc is not None:
-            log = workdir / "zebrasrv.log"
-            return ZebraLibrary(name, chosen, proc, log, name, len(records), workdir)
-    raise ZebraSetupError(f"zebrasrv for {name} could not listen, see {workdir}/zebrasrv.log")
+    return _serve(exe, workdir, name, len(records), port)

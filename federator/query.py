@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 
-from core import CQLSyntaxError, Diagnostic, QueryError, Target, UnsupportedIndex
+from core import CQLSyntaxError, QueryError, Target, UnsupportedIndex
 from federator.ccl import ccl_qualifiers, parse_ccl, qualifiers_used
 from protocols.cql import (
     COMPARITOR_SYMBOLS,
@@ -77,12 +77,6 @@ Attributes = tuple[tuple[int, int], ...]
 
 _STRUCTURE_CHARS = set("=<>()/")
 _ATTR = re.compile(r"^(\d+)=(\d+)$")
-
-
-def _error(code: int, message: str, addinfo: str = "") -> QueryError:
-    err = QueryError(message)
-    err.diagnostic = Diagnostic.of("sru", code, addinfo)
-    return err
 
 
 # --- parsing the user's input -----------------------------------------------------------
@@ -318,19 +312,21 @@ def _masking(chars: list[_Char], term: str, anchors: bool) -> tuple[str, Attribu
     last = len(chars) > int(first) and chars[-1] == ("^", True)
     chars = chars[int(first) : len(chars) - int(last)]
     if any(ch == ("^", True) for ch in chars):
-        raise _error(32, f"'^' can only anchor the start or end of a term: {term}", term)
+        raise QueryError.sru(32, f"'^' can only anchor the start or end of a term: {term}", term)
     if anchors and first and last:
         attrs += rows["position.firstandlast"]
     elif anchors and first:
         attrs += rows["position.first"]
     elif anchors and last:
-        raise _error(32, f"Bib-1 cannot anchor a term at the end of a field only: {term}", term)
+        raise QueryError.sru(
+            32, f"Bib-1 cannot anchor a term at the end of a field only: {term}", term
+        )
     masks = [i for i, (_, special) in enumerate(chars) if special]
     plain = "".join(c for c, special in chars if not special)
     if not plain.strip():
         if masks:
-            raise _error(29, f"a term needs more than masking characters: {term}", term)
-        raise _error(27, "empty search term", term)
+            raise QueryError.sru(29, f"a term needs more than masking characters: {term}", term)
+        raise QueryError.sru(27, "empty search term", term)
     end = len(chars) - 1
     if not masks:
         if any(c in "*?#" for c in plain):
@@ -344,7 +340,7 @@ def _masking(chars: list[_Char], term: str, anchors: bool) -> tuple[str, Attribu
         return plain, (*attrs, *rows["truncation.both"])
     # Z39.58 masking has no escape, and "?" followed by digits is "up to n characters"
     if any(c in "?#" for c in plain):
-        raise _error(28, f"'?' or '#' cannot be sent literally with masking: {term}", term)
+        raise QueryError.sru(28, f"'?' or '#' cannot be sent literally with masking: {term}", term)
     out: list[str] = []
     for c, special in chars:
         if special:
@@ -354,7 +350,9 @@ def _masking(chars: list[_Char], term: str, anchors: bool) -> tuple[str, Attribu
             out.append(mask)
         else:
             if c.isdigit() and out and out[-1] == "?":
-                raise _error(28, f"a digit cannot follow '*' in Z39.58 masking: {term}", term)
+                raise QueryError.sru(
+                    28, f"a digit cannot follow '*' in Z39.58 masking: {term}", term
+                )
             out.append(c)
     return "".join(out), (*attrs, *rows["truncation.z3958"])
 
@@ -373,11 +371,11 @@ def _relation(name: str, scope: Scope) -> str:
         uri = scope.get(prefix)
         context = prefix if uri is None else _table().sets.get(uri)
         if context != "cql":
-            raise _error(19, f"unsupported relation '{name}'", name)
+            raise QueryError.sru(19, f"unsupported relation '{name}'", name)
         low = rest
     low = _RELATION_ALIASES.get(low, low)
     if f"relation.{low}" not in _table().rows:
-        raise _error(19, f"unsupported relation '{name}'", name)
+        raise QueryError.sru(19, f"unsupported relation '{name}'", name)
     return low
 
 
@@ -406,7 +404,7 @@ def _clause_rpn(
         name = mod.name.lower().removeprefix("cql.")
         key = f"relationmodifier.{name}"
         if key not in rows or mod.value is not None:
-            raise _error(20, f"unsupported relation modifier '/{mod.name}'", mod.name)
+            raise QueryError.sru(20, f"unsupported relation modifier '/{mod.name}'", mod.name)
         masked = masked and name not in ("unmasked", "regexp")
         regexp = regexp or name == "regexp"
         modifier_attrs += rows[key]
@@ -430,7 +428,7 @@ def _clause_rpn(
         # CQL 1.2: "within" takes two values, the bounds of an inclusive range
         bounds = _words(chars)
         if len(bounds) != 2:
-            raise _error(36, f"'within' needs two values: {node.term}", node.term)
+            raise QueryError.sru(36, f"'within' needs two values: {node.term}", node.term)
         low = term(bounds[0], rows["structure.>="], False, ">=")
         return RPNOperator("and", low, term(bounds[1], rows["structure.<="], False, "<="))
     if relation in ("any", "all"):
@@ -465,18 +463,20 @@ def _proximity(modifiers: tuple[Modifier, ...]) -> ProximityOperator:
         value = mod.value or ""
         if name == "distance":
             if mod.comparison not in _PROX_RELATIONS:
-                raise _error(40, f"unsupported proximity relation '{mod.comparison}'", value)
+                raise QueryError.sru(
+                    40, f"unsupported proximity relation '{mod.comparison}'", value
+                )
             if not value.isdigit():
-                raise _error(41, f"unsupported proximity distance '{value}'", value)
+                raise QueryError.sru(41, f"unsupported proximity distance '{value}'", value)
             relation, distance = _PROX_RELATIONS[mod.comparison], int(value)
         elif name in ("ordered", "unordered") and mod.value is None:
             ordered = name == "ordered"
         elif name == "unit" and mod.comparison == "=" and value.lower() in _PROX_UNITS:
             unit = _PROX_UNITS[value.lower()]
         elif name == "unit":
-            raise _error(42, f"unsupported proximity unit '{value}'", value)
+            raise QueryError.sru(42, f"unsupported proximity unit '{value}'", value)
         else:
-            raise _error(46, f"unsupported boolean modifier '/{mod.name}'", mod.name)
+            raise QueryError.sru(46, f"unsupported boolean modifier '/{mod.name}'", mod.name)
     if distance is None:
         distance = 1 if unit == 2 else 0
     return ProximityOperator(distance=distance, ordered=ordered, relation=relation, unit=unit)
@@ -495,7 +495,7 @@ def _rpn(node: Clause, scope: Scope, target_map: dict[str, str], target_id: str 
         )
     if node.modifiers:
         name = node.modifiers[0].name
-        raise _error(46, f"unsupported boolean modifier '/{name}'", name)
+        raise QueryError.sru(46, f"unsupported boolean modifier '/{name}'", name)
     return RPNOperator(
         _RPN_OPS[node.op],
         _rpn(node.left, scope, target_map, target_id),

@@ -40,7 +40,7 @@ from whoosh import fields, query  # type: ignore[import-untyped]
 from whoosh.analysis import Filter, LowercaseFilter, RegexTokenizer  # type: ignore[import-untyped]
 from whoosh.lang import stemmer_for_language  # type: ignore[import-untyped]
 
-from core import Diagnostic, QueryError, RawRecord, Record, UnsupportedIndex
+from core import QueryError, RawRecord, Record, UnsupportedIndex
 from protocols.cql import Boolean, Node, SearchClause, SortedQuery
 
 __all__ = [
@@ -104,12 +104,6 @@ _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _LATIN = re.compile(r"[a-z]")
 _SPACE = re.compile(r"\s+")
 _ISBD_END = re.compile(r"[\s/:;=,.]+$")
-
-
-def _error(code: int, message: str, addinfo: str = "") -> QueryError:
-    err = QueryError(message)
-    err.diagnostic = Diagnostic.of("sru", code, addinfo)
-    return err
 
 
 # --- analysis ---------------------------------------------------------------------------
@@ -315,13 +309,15 @@ def _words(chars: list[tuple[str, bool]]) -> list[list[tuple[str, bool]]]:
 
 def _word_query(field: str, word: list[tuple[str, bool]], term: str) -> Any:
     if any(c == "^" and special for c, special in word):
-        raise _error(31, f"anchoring (^) is not supported by local collections: {term}", term)
+        raise QueryError.sru(
+            31, f"anchoring (^) is not supported by local collections: {term}", term
+        )
     masks = [i for i, (_, special) in enumerate(word) if special]
     plain = "".join(c for c, special in word if not special)
     if not masks:
         return query.Term(field, _stem(fold(plain)))
     if not plain:
-        raise _error(29, f"a term needs more than masking characters: {term}", term)
+        raise QueryError.sru(29, f"a term needs more than masking characters: {term}", term)
     folded = [(fold(c) if not special else c, special) for c, special in word]
     if masks == [len(word) - 1] and word[-1][0] == "*":
         return query.Prefix(field, "".join(c for c, _ in folded[:-1]))
@@ -333,7 +329,7 @@ def _text_query(field: str, node: SearchClause, relation: str, masked: bool) -> 
     chars = _scan_term(node.term, masked)
     words = _words(chars)
     if not words:
-        raise _error(27, "empty search term", node.term)
+        raise QueryError.sru(27, "empty search term", node.term)
     parts = [_word_query(field, w, node.term) for w in words]
     if len(parts) == 1:
         return parts[0]
@@ -348,11 +344,13 @@ def _text_query(field: str, node: SearchClause, relation: str, masked: bool) -> 
 def _heading_query(field: str, node: SearchClause, masked: bool) -> Any:
     chars = _scan_term(node.term, masked)
     if any(c == "^" and special for c, special in chars):
-        raise _error(31, f"anchoring (^) is not supported by local collections: {node.term}")
+        raise QueryError.sru(
+            31, f"anchoring (^) is not supported by local collections: {node.term}"
+        )
     text = heading_key("".join(c if not special else "\0" for c, special in chars))
     masks = [c for c, special in chars if special]
     if not text.replace("\0", "").strip():
-        raise _error(27, "empty search term", node.term)
+        raise QueryError.sru(27, "empty search term", node.term)
     if not masks:
         return query.Term(field, text)
     it = iter(masks)
@@ -362,7 +360,7 @@ def _heading_query(field: str, node: SearchClause, masked: bool) -> Any:
 
 def _year(text: str, term: str) -> int:
     if not re.fullmatch(r"-?\d{1,4}", text):
-        raise _error(36, f"a year must be a number, got {term!r}", term)
+        raise QueryError.sru(36, f"a year must be a number, got {term!r}", term)
     return int(text)
 
 
@@ -371,7 +369,7 @@ def _year_query(node: SearchClause, relation: str) -> Any:
     if relation == "within":
         bounds = term.replace("-", " ").split()
         if len(bounds) != 2:
-            raise _error(36, f"'within' takes two years: {term!r}", term)
+            raise QueryError.sru(36, f"'within' takes two years: {term!r}", term)
         lo, hi = (_year(b, term) for b in bounds)
         return query.NumericRange("year", min(lo, hi), max(lo, hi))
     if relation in ("<", "<=", ">", ">="):
@@ -392,14 +390,14 @@ def _year_query(node: SearchClause, relation: str) -> Any:
 
 def _isbn_query(node: SearchClause, relation: str) -> Any:
     if relation not in ("=", "==", "any", "all", "adj", "exact", "scr"):
-        raise _error(19, f"unsupported relation '{node.relation}' for isbn", node.relation)
+        raise QueryError.sru(19, f"unsupported relation '{node.relation}' for isbn", node.relation)
     terms = node.term.split() if relation in ("any", "all") else [node.term]
     parts: list[Any] = []
     for t in terms:
         prefix = t.endswith("*")
         compact = re.sub(r"[^0-9Xx]", "", t).lower()
         if not compact:
-            raise _error(36, f"not an ISBN: {node.term!r}", node.term)
+            raise QueryError.sru(36, f"not an ISBN: {node.term!r}", node.term)
         if prefix:
             parts.append(query.Prefix("isbn", compact))
         else:
@@ -422,19 +420,21 @@ def _clause(node: SearchClause, index_map: _Map, target_id: str | None) -> Any:
     relation = node.relation.lower().removeprefix("cql.")
     relation = _RELATION_NAMES.get(relation, relation)
     if relation not in _KNOWN:
-        raise _error(19, f"unsupported relation '{node.relation}'", node.relation)
+        raise QueryError.sru(19, f"unsupported relation '{node.relation}'", node.relation)
     masked = True
     for mod in node.modifiers:
         name = mod.name.lower().removeprefix("cql.")
         if name not in _MODIFIERS or mod.value is not None:
-            raise _error(20, f"unsupported relation modifier '/{mod.name}'", mod.name)
+            raise QueryError.sru(20, f"unsupported relation modifier '/{mod.name}'", mod.name)
         masked = masked and name != "unmasked"
     if relation == "<>":
         return query.Not(_clause(SearchClause(node.index, "=", node.term), index_map, target_id))
     if field == "year":
         return _year_query(node, relation)
     if relation in ("<", "<=", ">", ">=", "within"):
-        raise _error(19, f"relation '{node.relation}' only applies to years here", node.relation)
+        raise QueryError.sru(
+            19, f"relation '{node.relation}' only applies to years here", node.relation
+        )
     if field == "isbn":
         return _isbn_query(node, relation)
     if relation == "==" and field in HEADING_FIELDS:
@@ -449,9 +449,9 @@ def _tree(node: Node, index_map: _Map, target_id: str | None) -> Any:
         return _clause(node, index_map, target_id)
     assert isinstance(node, Boolean)
     if node.op == "prox":
-        raise _error(37, "proximity (prox) is not supported by local collections", "prox")
+        raise QueryError.sru(37, "proximity (prox) is not supported by local collections", "prox")
     if node.modifiers:
-        raise _error(46, f"unsupported boolean modifier '/{node.modifiers[0].name}'")
+        raise QueryError.sru(46, f"unsupported boolean modifier '/{node.modifiers[0].name}'")
     left = _tree(node.left, index_map, target_id)
     right = _tree(node.right, index_map, target_id)
     if node.op == "and":

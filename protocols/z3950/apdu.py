@@ -1103,8 +1103,26 @@ class SearchRequest:
 #     records                 Records OPTIONAL,
 #     additionalSearchInfo    [203] IMPLICIT OtherInformation OPTIONAL,
 #     otherInfo               OtherInformation OPTIONAL }
+class _CarriesRecords:
+    """What Search and Present responses share: their ``Records`` field, read two ways."""
+
+    __slots__ = ()
+    records: Records | None
+
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """Non-surrogate diagnostics (why the search or present failed, or a warning)."""
+        return _records_diagnostics(self.records)
+
+    @property
+    def name_plus_records(self) -> tuple[NamePlusRecord, ...]:
+        """The records returned (piggy-backed on a search), each a record or a surrogate
+        diagnostic."""
+        return _records_list(self.records)
+
+
 @dataclass(frozen=True, slots=True)
-class SearchResponse:
+class SearchResponse(_CarriesRecords):
     """Hit count and status of a search; ``records`` holds piggy-backed records or the
     non-surrogate diagnostic of a failed search."""
 
@@ -1118,16 +1136,6 @@ class SearchResponse:
     reference_id: bytes | None = None
 
     TAG = 23
-
-    @property
-    def diagnostics(self) -> tuple[Diagnostic, ...]:
-        """Non-surrogate diagnostics (why the search failed, or a warning)."""
-        return _records_diagnostics(self.records)
-
-    @property
-    def name_plus_records(self) -> tuple[NamePlusRecord, ...]:
-        """Piggy-backed records, if any."""
-        return _records_list(self.records)
 
     def to_ber(self) -> bytes:
         """BER encoding of the whole APDU."""
@@ -1241,7 +1249,7 @@ class PresentRequest:
 #     records                 Records OPTIONAL,
 #     otherInfo               OtherInformation OPTIONAL }
 @dataclass(frozen=True, slots=True)
-class PresentResponse:
+class PresentResponse(_CarriesRecords):
     """Records (or surrogate diagnostics in their place), or why the present failed."""
 
     number_of_records_returned: int
@@ -1251,16 +1259,6 @@ class PresentResponse:
     reference_id: bytes | None = None
 
     TAG = 25
-
-    @property
-    def diagnostics(self) -> tuple[Diagnostic, ...]:
-        """Non-surrogate diagnostics (why the present failed)."""
-        return _records_diagnostics(self.records)
-
-    @property
-    def name_plus_records(self) -> tuple[NamePlusRecord, ...]:
-        """The records returned, each a record or a surrogate diagnostic."""
-        return _records_list(self.records)
 
     def to_ber(self) -> bytes:
         """BER encoding of the whole APDU."""
