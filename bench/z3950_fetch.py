@@ -9,8 +9,10 @@ Two servers, both started here on 127.0.0.1 and stopped at the end:
 
 Prints records/s for each client and the ratio Svod / YAZ (goal: Svod within 1.5x, i.e. a
 ratio of 0.67 or more). Both YAZ clients also render every record as text; ours decodes the
-APDUs and keeps the raw bytes. A last line compares 20 small searches on one pooled
-association with 20 fresh associations (Init is the slow step on real servers).
+APDUs and keeps the raw bytes. The last lines compare 20 small searches on one pooled
+association with 20 fresh associations (Init is the slow step on real servers), and paging
+on: the next ``batch`` records after a search, fetched from the result set the pooled
+association keeps (``Connector.fetch``) against searching again for all of them.
 
     .venv/bin/python bench/z3950_fetch.py --records 1000 --rounds 5
 """
@@ -112,6 +114,26 @@ async def searches(port: int, database: str, n: int, pooled: bool) -> float:
     return elapsed
 
 
+async def page_on(port: int, database: str, count: int, kept: bool) -> float:
+    """Seconds to get records count+1..2*count after a search of count records: a fetch from
+    the kept result set, or (``kept`` False) the search again for records 1..2*count."""
+    pool: ConnectionPool[Z3950Session] = ConnectionPool()
+    connector = Z3950Connector(target(port, database, count), pool=pool)
+    first = await connector.search(parse_pqf(ALL_RECORDS), limit=count)
+    assert first.result_set is not None
+    started = time.perf_counter()
+    if kept:
+        more = await connector.fetch(first.result_set, count + 1, count)
+        got = len(more.records)
+    else:
+        again = await connector.search(parse_pqf(ALL_RECORDS), limit=2 * count)
+        got = len(again.records) - count
+    elapsed = time.perf_counter() - started
+    await pool.close()
+    assert got == count, got
+    return elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1000)
@@ -162,6 +184,13 @@ def main() -> None:
             print(
                 f"zebrasrv, {k} searches of 10 records: fresh associations {fresh:.3f} s,"
                 f" one pooled association {pooled:.3f} s ({fresh / pooled:.1f}x)"
+            )
+            again = min(asyncio.run(page_on(zebra.port, "bench", batch, False)) for _ in range(3))
+            fetch = min(asyncio.run(page_on(zebra.port, "bench", batch, True)) for _ in range(3))
+            print(
+                f"zebrasrv, the next {batch} records after a search: search again for"
+                f" {2 * batch} {again * 1e3:.1f} ms, fetch from the kept result set"
+                f" {fetch * 1e3:.1f} ms ({again / fetch:.1f}x)"
             )
         finally:
             zebra.stop()

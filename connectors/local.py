@@ -29,7 +29,14 @@ from typing import Any
 
 from whoosh import index as whoosh_index  # type: ignore[import-untyped]
 
-from connectors.base import Connector, Progress, ScanTerm, SearchResult, TargetQuery
+from connectors.base import (
+    Connector,
+    Progress,
+    ResultSet,
+    ScanTerm,
+    SearchResult,
+    TargetQuery,
+)
 from core import (
     CQLSyntaxError,
     Diagnostic,
@@ -162,13 +169,14 @@ class LocalConnector(Connector):
             diag = exc.diagnostic or Diagnostic.of("sru", 47, str(exc))
             raise TargetDiagnostic(diag) from None
 
-    def _run(self, q: Any, limit: int) -> tuple[int, list[tuple[str, bytes]]]:
+    def _run(self, q: Any, limit: int, skip: int = 0) -> tuple[int, list[tuple[str, bytes]]]:
+        """The hit count and the hits ``skip + 1`` .. ``limit`` of the ranking."""
         ix, _ = open_index(self.index_dir)
         try:
             with ix.searcher() as searcher:
                 results = searcher.search(q, limit=max(limit, 1))
                 total = len(results)
-                return total, [(hit["syntax"], hit["raw"]) for hit in results[:limit]]
+                return total, [(hit["syntax"], hit["raw"]) for hit in results[skip:limit]]
         except TargetError:
             raise
         except Exception as exc:  # a damaged segment file, a vanished generation
@@ -178,6 +186,21 @@ class LocalConnector(Connector):
         self, query: TargetQuery, limit: int, progress: Progress | None = None
     ) -> SearchResult:
         """Run the CQL ``query`` and return up to ``limit`` records, best first."""
+        return await self._ranked(query, 1, limit, progress)
+
+    async def fetch(
+        self, result_set: ResultSet, start: int, count: int, progress: Progress | None = None
+    ) -> SearchResult:
+        """Records ``start`` .. ``start + count - 1`` of the query's ranking (the index ranks
+        a query the same way every time, until it is rebuilt)."""
+        start = self._check_fetch(result_set, start)
+        if count <= 0 or start > result_set.hits:
+            return SearchResult(result_set.hits, result_set=result_set)
+        return await self._ranked(result_set.query, start, count, progress)
+
+    async def _ranked(
+        self, query: TargetQuery, start: int, count: int, progress: Progress | None
+    ) -> SearchResult:
         q = self._query(query)
         await self._ready(progress)
         if progress is not None:
@@ -185,14 +208,18 @@ class LocalConnector(Connector):
         seconds = self.target.timeouts.search + self.target.timeouts.present
         try:
             async with asyncio.timeout(seconds):
-                total, found = await asyncio.to_thread(self._run, q, limit)
+                total, found = await asyncio.to_thread(
+                    self._run, q, start - 1 + max(count, 0), start - 1
+                )
         except TimeoutError:
             raise TargetTimeout("search", seconds) from None
         records = tuple(
             RawRecord(self.target.id, pos, syntax, data)
-            for pos, (syntax, data) in enumerate(found, 1)
+            for pos, (syntax, data) in enumerate(found, start)
         )
-        return SearchResult(hits=total, records=records)
+        return SearchResult(
+            hits=total, records=records, result_set=ResultSet(self.target.id, query, total)
+        )
 
     async def ping(self) -> str:
         """Say how many records the index holds and when it was built."""

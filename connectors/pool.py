@@ -128,10 +128,13 @@ class ConnectionPool(Generic[C]):
         size: int | None = None,
         idle: float | None = None,
         wait: float | None = None,
+        prefer: Callable[[C], bool] | None = None,
     ) -> AsyncIterator[Lease[C]]:
         """Lend a pooled connection for ``key``, or one ``opener`` makes; give it back after.
 
         ``wait`` caps the seconds spent waiting for a free slot (``TimeoutError`` after).
+        ``prefer`` picks, among the idle connections, the one to lend first (a Z39.50
+        association that keeps a result set); when none is idle, any connection will do.
         Exceptions of ``opener`` propagate; so do those of the block, after the connection
         was returned (if still ``reusable``) or closed.
         """
@@ -142,7 +145,7 @@ class ConnectionPool(Generic[C]):
                 yield lease
             return
         slot = self._slot(key)
-        lease = await self._acquire(slot, opener, size, wait)
+        lease = await self._acquire(slot, opener, size, wait, prefer)
         try:
             yield lease
         except asyncio.CancelledError:
@@ -169,10 +172,21 @@ class ConnectionPool(Generic[C]):
         await lease.connection.aclose()
 
     async def _acquire(
-        self, slot: _Slot[C], opener: Callable[[], Awaitable[C]], size: int, wait: float | None
+        self,
+        slot: _Slot[C],
+        opener: Callable[[], Awaitable[C]],
+        size: int,
+        wait: float | None,
+        prefer: Callable[[C], bool] | None = None,
     ) -> Lease[C]:
         deadline = None if wait is None else asyncio.get_running_loop().time() + wait
         while True:
+            if prefer is not None:
+                wanted = next((e for e in reversed(slot.idle) if prefer(e.connection)), None)
+                if wanted is not None:
+                    slot.idle.remove(wanted)
+                    if await self._take(slot, wanted):
+                        return Lease(wanted.connection, reused=True)
             while slot.idle:
                 entry = slot.idle.pop()  # the most recently used: least likely to be stale
                 if await self._take(slot, entry):

@@ -31,7 +31,14 @@ from typing import Any, ClassVar
 import aiohttp
 from yarl import URL
 
-from connectors.base import Connector, Progress, ScanTerm, SearchResult, TargetQuery
+from connectors.base import (
+    Connector,
+    Progress,
+    ResultSet,
+    ScanTerm,
+    SearchResult,
+    TargetQuery,
+)
 from core import (
     Diagnostic,
     LocalProtocolError,
@@ -178,44 +185,74 @@ class SRUConnector(Connector):
         """Run a CQL query; fetch records 1..``limit``, following pages the server cuts short."""
         if not isinstance(query, str):
             raise TargetError("an SRU target takes a CQL string, not an RPN query")
-        limit = max(0, limit)
         report = progress or _ignore
         report(TargetState.CONNECTING)
         report(TargetState.SEARCHING)
+        return await self._retrieve(query, 1, max(0, limit), "search", report)
+
+    async def fetch(
+        self, result_set: ResultSet, start: int, count: int, progress: Progress | None = None
+    ) -> SearchResult:
+        """Records ``start`` .. ``start + count - 1`` of the query's results: the same
+        searchRetrieve from ``startRecord`` ``start``, pages followed as in ``search``.
+
+        The first request has ``timeouts.present``; nothing is asked past ``result_set.hits``.
+        """
+        start = self._check_fetch(result_set, start)
+        query = result_set.query
+        if not isinstance(query, str):
+            raise TargetError("an SRU target takes a CQL string, not an RPN query")
+        if count <= 0 or start > result_set.hits:
+            return SearchResult(result_set.hits, result_set=result_set)
+        report = progress or _ignore
+        report(TargetState.CONNECTING)
+        report(TargetState.PRESENTING)
+        return await self._retrieve(query, start, count, "present", report)
+
+    async def _retrieve(
+        self, query: str, start: int, count: int, phase: str, report: Progress
+    ) -> SearchResult:
+        """Records ``start``..``start + count - 1``: the first page decides (its failure is
+        raised), follow-up pages that fail end the paging with a non-fatal diagnostic."""
         timeouts = self.target.timeouts
-        first = await self._page(query, 1, min(limit, self.page_size), "search", timeouts.search)
+        seconds = timeouts.search if phase == "search" else timeouts.present
+        first = await self._page(query, start, min(count, self.page_size), phase, seconds)
         if first.number_of_records is None or (first.diagnostics and not first.records):
             raise TargetDiagnostic(_fatal(first))
         hits = first.number_of_records
         records = list(first.records)
         diagnostics = list(first.diagnostics)
         page = first
+        end = start + count - 1
         deadline = time.monotonic() + timeouts.present
-        while len(records) < limit and page.records:
+        while len(records) < count and page.records:
             last = records[-1].position
-            start = page.next_record_position or last + 1
-            if start <= last or start > hits:
+            following = page.next_record_position or last + 1
+            if following <= last or following > hits:
                 break
             report(TargetState.PRESENTING)
-            maximum = min(limit - len(records), self.page_size)
+            maximum = min(end - last, self.page_size)
             try:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TargetTimeout("present", timeouts.present)
-                page = await self._page(query, start, maximum, "present", left)
+                page = await self._page(query, following, maximum, "present", left)
             except TargetError as exc:
                 if isinstance(exc, TargetTimeout):
                     exc = TargetTimeout("present", timeouts.present)
-                diagnostics.append(_incomplete(start, min(limit, hits), str(exc)))
+                diagnostics.append(_incomplete(following, min(end, hits), str(exc)))
                 break
             if page.number_of_records is None or (page.diagnostics and not page.records):
-                diagnostics.append(_incomplete(start, min(limit, hits), str(_fatal(page))))
+                diagnostics.append(_incomplete(following, min(end, hits), str(_fatal(page))))
                 break
             diagnostics.extend(page.diagnostics)
             records.extend(r for r in page.records if r.position > last)
         syntax = self._syntax()
-        raw = tuple(RawRecord(self.target.id, r.position, syntax, r.data) for r in records[:limit])
-        return SearchResult(hits=hits, records=raw, diagnostics=tuple(diagnostics))
+        raw = tuple(RawRecord(self.target.id, r.position, syntax, r.data) for r in records[:count])
+        result_set = ResultSet(self.target.id, query, hits)
+        return SearchResult(
+            hits=hits, records=raw, diagnostics=tuple(diagnostics), result_set=result_set
+        )
 
     def _syntax(self) -> str:
         schema = self.target.schema.lower()

@@ -11,6 +11,12 @@ turns out dead on first use is replaced once, transparently.
     ...         result = await z.search(parse_pqf("@attr 1=4 computer"), limit=10)
     ...     return result.hits, [r.syntax for r in result.records]
 
+Each search goes into a result set of its own name (``S1``, ``S2``, ... up to
+``KEPT_RESULT_SETS`` per association, then the least recently used name is reused) when the
+target agreed to ``namedResultSets``, else into ``default``. ``fetch`` presents more records
+from it if the association that holds it is idle in the pool and the set was not replaced
+since; otherwise it searches again and presents only the records asked for.
+
 Every failure becomes a ``core.TargetError``: ``TargetUnreachable`` (refused, reset, DNS),
 ``TargetTimeout`` with the phase (connect, init, search, present, scan),
 ``RemoteProtocolError`` (bad BER, an APDU out of order, the stream cut short),
@@ -24,14 +30,23 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import itertools
 import os
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, replace
 from importlib import metadata
 from typing import TypeVar
 
-from connectors.base import Connector, Progress, ScanTerm, SearchResult, TargetQuery
+from connectors.base import (
+    Connector,
+    Progress,
+    ResultSet,
+    ScanTerm,
+    SearchResult,
+    TargetQuery,
+)
 from connectors.pool import ConnectionPool
 from core import (
     Diagnostic,
@@ -79,12 +94,23 @@ from protocols.z3950.rpn import (
     parse_pqf,
 )
 
-__all__ = ["InitInfo", "Z3950Connector", "Z3950Session", "default_pool", "open_session"]
+__all__ = [
+    "KEPT_RESULT_SETS",
+    "InitInfo",
+    "Z3950Connector",
+    "Z3950Session",
+    "default_pool",
+    "open_session",
+]
 
 _READ_SIZE = 256 * 1024
 # how long a polite Close may take before we just drop the connection
 _CLOSE_TIMEOUT = 2.0
 _RESULT_SET = "default"
+#: named result sets an association keeps for ``fetch``; the least recently used name is
+#: reused after that (the target then replaces that set)
+KEPT_RESULT_SETS = 16
+_associations = itertools.count(1)
 # piggy-backing as ZOOM does it: a set of 1 comes whole, anything bigger as a medium set
 _LARGE_SET = 2_000_000_000
 #: the Init options we ask for; ``negotiation`` is added when a charset is proposed
@@ -146,6 +172,16 @@ class InitInfo:
         return line
 
 
+@dataclass(frozen=True, slots=True)
+class _SetHandle:
+    """Which association holds a search's result set, under which name; ``serial`` tells
+    that search's set from a later one that reused the name."""
+
+    association: int
+    name: str
+    serial: int
+
+
 @asynccontextmanager
 async def _phase(name: str, seconds: float) -> AsyncIterator[None]:
     try:
@@ -179,6 +215,41 @@ class Z3950Session:
         self.exchanges = 0
         self.peer_gone = False
         self._failed = False
+        #: tells this association from others (result set handles name it)
+        self.number = next(_associations)
+        # result set name -> serial of the search that made it, least recently used first
+        self._result_sets: OrderedDict[str, int] = OrderedDict()
+        self._searches = 0
+
+    def new_result_set(self) -> _SetHandle:
+        """A result set name for the next search (see the module docstring)."""
+        self._searches += 1
+        if self.init is None or "namedResultSets" not in self.init.options:
+            name = _RESULT_SET
+        elif len(self._result_sets) < KEPT_RESULT_SETS:
+            name = f"S{self._searches}"
+        else:
+            name = next(iter(self._result_sets))
+        self._result_sets.pop(name, None)
+        self._result_sets[name] = self._searches
+        return _SetHandle(self.number, name, self._searches)
+
+    def keeps(self, handle: _SetHandle) -> bool:
+        """Whether the target still holds ``handle``'s result set on this association."""
+        return (
+            handle.association == self.number
+            and self._result_sets.get(handle.name) == handle.serial
+        )
+
+    def used(self, handle: _SetHandle) -> None:
+        """The set served a fetch: reuse its name last."""
+        if self.keeps(handle):
+            self._result_sets.move_to_end(handle.name)
+
+    def forget(self, handle: _SetHandle) -> None:
+        """The target no longer has the set (a failed search, a Present that found nothing)."""
+        if self.keeps(handle):
+            del self._result_sets[handle.name]
 
     @property
     def reusable(self) -> bool:
@@ -411,6 +482,10 @@ def default_pool() -> ConnectionPool[Z3950Session]:
     return _default_pool
 
 
+def _ignore(state: TargetState) -> None:
+    pass
+
+
 def _recode(node: RPNNode, codec: str) -> RPNNode:
     """Terms re-encoded for a target that negotiated a charset other than UTF-8.
 
@@ -472,8 +547,15 @@ class Z3950Connector(Connector):
     async def _open(self) -> Z3950Session:
         return await open_session(self.target, max_pdu_size=self.max_pdu_size)
 
-    async def _run(self, operation: Callable[[Z3950Session], Awaitable[T]]) -> T:
-        """Run ``operation`` on an association: pooled (replaced once if dead) or our own."""
+    async def _run(
+        self,
+        operation: Callable[[Z3950Session], Awaitable[T]],
+        prefer: Callable[[Z3950Session], bool] | None = None,
+    ) -> T:
+        """Run ``operation`` on an association: pooled (replaced once if dead) or our own.
+
+        ``prefer`` picks the idle pooled association to use if there is one it likes.
+        """
         target = self.target
         if self.pool is None:
             session = await self._open()
@@ -492,7 +574,12 @@ class Z3950Connector(Connector):
         for attempt in (1, 2):
             async with AsyncExitStack() as stack:
                 lease_cm = self.pool.lease(
-                    target, self._open, size=target.pool_size, idle=target.pool_idle, wait=wait
+                    target,
+                    self._open,
+                    size=target.pool_size,
+                    idle=target.pool_idle,
+                    wait=wait,
+                    prefer=prefer,
                 )
                 try:
                     lease = await stack.enter_async_context(lease_cm)
@@ -509,38 +596,103 @@ class Z3950Connector(Connector):
                     lease.discard()  # dead while pooled: open a fresh one, once
         raise AssertionError("unreachable")  # the second attempt returns or raises
 
+    def _rpn(self, query: TargetQuery) -> RPNQuery:
+        try:
+            return query if isinstance(query, RPNQuery) else parse_pqf(query)
+        except QueryError as exc:
+            raise TargetError(f"target {self.target.id}: {exc}") from None
+
     async def search(
         self, query: TargetQuery, limit: int, progress: Progress | None = None
     ) -> SearchResult:
         """Search ``target.database`` and fetch records 1..``limit`` in ``target.syntax``."""
-        try:
-            rpn = query if isinstance(query, RPNQuery) else parse_pqf(query)
-        except QueryError as exc:
-            raise TargetError(f"target {self.target.id}: {exc}") from None
+        rpn = self._rpn(query)
         oid = self._syntax_oid()
-        report = progress or (lambda state: None)
+        report = progress or _ignore
         report(TargetState.CONNECTING)
-        return await self._run(lambda session: self._search(session, rpn, oid, limit, report))
+        return await self._run(lambda session: self._search(session, rpn, oid, 1, limit, report))
+
+    async def fetch(
+        self, result_set: ResultSet, start: int, count: int, progress: Progress | None = None
+    ) -> SearchResult:
+        """Records ``start`` .. ``start + count - 1`` of an earlier search's result set.
+
+        A Present on the association that holds the set, if it is idle in the pool and the
+        set is still there; else the search runs again (without piggy-backed records) and
+        only those records are presented. Nothing is asked past ``result_set.hits``.
+        """
+        start = self._check_fetch(result_set, start)
+        if count <= 0 or start > result_set.hits:
+            return SearchResult(result_set.hits, result_set=result_set)
+        rpn = self._rpn(result_set.query)
+        oid = self._syntax_oid()
+        report = progress or _ignore
+        report(TargetState.CONNECTING)
+        handle = result_set.handle if isinstance(result_set.handle, _SetHandle) else None
+        last = start + count - 1
+
+        async def operation(session: Z3950Session) -> SearchResult:
+            if handle is not None and session.keeps(handle):
+                report(TargetState.PRESENTING)
+                kept = await self._present_kept(session, result_set, handle, oid, start, last)
+                if kept is not None:
+                    return kept
+            return await self._search(session, rpn, oid, start, last, report)
+
+        def holder(session: Z3950Session) -> bool:
+            return handle is not None and session.keeps(handle)
+
+        return await self._run(operation, prefer=holder if handle is not None else None)
+
+    async def _present_kept(
+        self,
+        session: Z3950Session,
+        result_set: ResultSet,
+        handle: _SetHandle,
+        oid: str,
+        start: int,
+        last: int,
+    ) -> SearchResult | None:
+        """Records ``start``..``last`` from the set ``session`` keeps; None if it has gone."""
+        records: list[RawRecord] = []
+        diagnostics: list[Diagnostic] = []
+        charset = session.init.record_charset if session.init else ""
+        last = min(last, result_set.hits)
+        async with _phase("present", self.target.timeouts.present):
+            await self._present(
+                session, handle.name, start, last, oid, records, diagnostics, charset
+            )
+        if not records:
+            # the target no longer has the set (bib-1 30), or gave nothing: search again
+            session.forget(handle)
+            return None
+        session.used(handle)
+        return SearchResult(result_set.hits, tuple(records), tuple(diagnostics), result_set)
 
     async def _search(
         self,
         session: Z3950Session,
         rpn: RPNQuery,
         oid: str,
-        limit: int,
+        first: int,
+        last: int,
         report: Callable[[TargetState], None],
     ) -> SearchResult:
+        """Search into a new result set of ``session``, then records ``first``..``last``
+        (piggy-backed on the search when ``first`` is 1)."""
         target = self.target
+        query = rpn
         codec = session.init.codec if session.init else ""
         if codec and codec != "utf-8":
             rpn = replace(rpn, root=_recode(rpn.root, codec))
         report(TargetState.SEARCHING)
-        wanted = max(limit, 0)
-        piggyback = target.piggyback and wanted > 0
+        wanted = max(last, 0)
+        piggyback = target.piggyback and first == 1 and wanted > 0
+        handle = session.new_result_set()
         request = SearchRequest(
             query=rpn,
             database_names=(target.database,),
-            result_set_name=_RESULT_SET,
+            result_set_name=handle.name,
             small_set_upper_bound=1 if piggyback else 0,
             large_set_lower_bound=_LARGE_SET if piggyback else 1,
             medium_set_present_number=min(self.batch_size, wanted) if piggyback else 0,
@@ -553,6 +705,7 @@ class Z3950Connector(Connector):
         if not isinstance(response, SearchResponse):  # the state machine rules this out
             raise RemoteProtocolError(f"{target.address} answered Search with {response}")
         if not response.search_status:
+            session.forget(handle)
             if response.diagnostics:
                 raise TargetDiagnostic(response.diagnostics[0])
             raise TargetError(f"{target.address}: search failed without a diagnostic")
@@ -560,32 +713,48 @@ class Z3950Connector(Connector):
         diagnostics = list(response.diagnostics)
         records: list[RawRecord] = []
         charset = session.init.record_charset if session.init else ""
-        self._collect(response.name_plus_records, 1, records, diagnostics, charset)
+        piggybacked = response.name_plus_records if first == 1 else ()
+        self._collect(piggybacked, 1, records, diagnostics, charset)
+        position = max(first, 1) + len(piggybacked)
         wanted = min(wanted, hits)
-        position = 1 + len(response.name_plus_records)
         if position <= wanted:
             report(TargetState.PRESENTING)
             async with _phase("present", target.timeouts.present):
-                while position <= wanted:
-                    present = PresentRequest(
-                        result_set_id=_RESULT_SET,
-                        result_set_start_point=position,
-                        number_of_records_requested=min(self.batch_size, wanted - position + 1),
-                        element_set_name=self.element_set_name,
-                        preferred_record_syntax=oid,
-                    )
-                    answer = await session.exchange(present, "present")
-                    if not isinstance(answer, PresentResponse):  # ruled out by the state machine
-                        raise RemoteProtocolError(
-                            f"{target.address} answered Present with {answer}"
-                        )
-                    diagnostics.extend(answer.diagnostics)
-                    got = answer.name_plus_records
-                    if not got:
-                        break  # the target failed or gave nothing: do not ask forever
-                    self._collect(got, position, records, diagnostics, charset)
-                    position += len(got)
-        return SearchResult(hits, tuple(records), tuple(diagnostics))
+                await self._present(
+                    session, handle.name, position, wanted, oid, records, diagnostics, charset
+                )
+        result_set = ResultSet(target.id, query, hits, handle)
+        return SearchResult(hits, tuple(records), tuple(diagnostics), result_set)
+
+    async def _present(
+        self,
+        session: Z3950Session,
+        name: str,
+        position: int,
+        last: int,
+        oid: str,
+        records: list[RawRecord],
+        diagnostics: list[Diagnostic],
+        charset: str,
+    ) -> None:
+        """Present records ``position``..``last`` of result set ``name``, a batch at a time."""
+        while position <= last:
+            present = PresentRequest(
+                result_set_id=name,
+                result_set_start_point=position,
+                number_of_records_requested=min(self.batch_size, last - position + 1),
+                element_set_name=self.element_set_name,
+                preferred_record_syntax=oid,
+            )
+            answer = await session.exchange(present, "present")
+            if not isinstance(answer, PresentResponse):  # ruled out by the state machine
+                raise RemoteProtocolError(f"{self.target.address} answered Present with {answer}")
+            diagnostics.extend(answer.diagnostics)
+            got = answer.name_plus_records
+            if not got:
+                break  # the target failed or gave nothing: do not ask forever
+            self._collect(got, position, records, diagnostics, charset)
+            position += len(got)
 
     def _collect(
         self,

@@ -50,7 +50,7 @@ def _first_record_merge(records: list[Record]) -> Record:
 class _Group:
     """What works and manifestations share: records in arrival order, a cached merged record."""
 
-    __slots__ = ("_display", "_merge", "id", "score", "version")
+    __slots__ = ("_display", "_display_version", "_merge", "id", "score", "version")
 
     def __init__(self, id: str, merge: Merge | None = None) -> None:
         self.id = id
@@ -58,7 +58,8 @@ class _Group:
         #: bumped on every change, so that caches (display, facets, rank features) know
         self.version = 0
         self._merge: Merge = merge or _first_record_merge
-        self._display: tuple[int, Record] | None = None
+        self._display: Record | None = None
+        self._display_version = -1
 
     @property
     def records(self) -> list[Record]:
@@ -67,9 +68,10 @@ class _Group:
     @property
     def display(self) -> Record:
         """The merged record shown for the group (recomputed after a change)."""
-        if self._display is None or self._display[0] != self.version:
-            self._display = (self.version, self._merge(self.records))
-        return self._display[1]
+        if self._display is None or self._display_version != self.version:
+            self._display = self._merge(self.records)
+            self._display_version = self.version
+        return self._display
 
     @property
     def libraries(self) -> list[str]:
@@ -142,7 +144,7 @@ class Work(_Group):
     def __init__(self, id: str, merge: Merge | None = None, title: str = "") -> None:
         super().__init__(id, merge)
         self._manifestations: list[Manifestation] = []
-        self._records: tuple[int, list[Record]] = (-1, [])
+        self._records = _STALE
         self.title = title
 
     @property
@@ -153,6 +155,8 @@ class Work(_Group):
     @property
     def records(self) -> list[Record]:
         """Every record of every edition (the same list until the work changes)."""
+        if len(self._manifestations) == 1:
+            return self._manifestations[0].records  # most works: no list of their own
         if self._records[0] != self.version:
             self._records = (self.version, [r for m in self._manifestations for r in m.records])
         return self._records[1]
@@ -181,6 +185,9 @@ class Work(_Group):
     def __repr__(self) -> str:
         return f"Work({self.id!r}, {len(self._manifestations)} manifestations)"
 
+
+#: what ``Work.records`` starts from: never returned (no work has version -1), never changed
+_STALE: tuple[int, list[Record]] = (-1, [])
 
 #: An entry of a result list: a work, or a single edition.
 Cluster = Work | Manifestation

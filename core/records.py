@@ -7,12 +7,15 @@ Hit        one merged entry of the union catalog: the records that describe one 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from operator import attrgetter
+from typing import Any
 
 __all__ = [
     "RICH_FIELDS",
     "Contributor",
+    "Derived",
     "Hit",
     "Holding",
     "HoldingStatus",
@@ -85,12 +88,46 @@ class Contributor:
     kind: str = "person"  # person | corporate | meeting
 
 
+class Derived(dict[str, Any]):
+    """Values computed from a record's content, kept with it: ``Record.derived``.
+
+    A dict (name keys by module: ``"dedup.keys"``) that is equal only to itself and hashed
+    by identity, so that it can stand for the record's content in a key (dedup keys its
+    merged display records by the contents merged).
+    """
+
+    __slots__ = ("shared",)
+    __hash__ = object.__hash__  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: True once a copy shares it (``Record.at``): the content was met more than once
+        self.shared = False
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __ne__(self, other: object) -> bool:
+        return self is not other
+
+
+class _Memo:
+    # one slot outside the dataclass fields: not compared, shown, exported nor pickled
+    __slots__ = ("_derived",)
+    _derived: Derived
+
+
 @dataclass(frozen=True, slots=True)
-class Record:
+class Record(_Memo):
     """The canonical bibliographic record: what every normalizer produces.
 
     >>> Record(title="War and peace", authors=("Tolstoy, Leo",), year=1869).title
     'War and peace'
+
+    The fields up to ``holdings`` are the record's *content*; ``target_id``, ``position``
+    and ``raw`` say where this copy of it came from. ``at`` makes another copy of the same
+    content, cheaply, sharing ``derived`` (what matching and merging computed from the
+    content): a library sends the same records for many queries.
     """
 
     title: str = ""
@@ -125,6 +162,44 @@ class Record:
     target_id: str = ""
     position: int = 0
     raw: RawRecord | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def derived(self) -> Derived:
+        """Memo of values computed from the content (every field but ``target_id``,
+        ``position`` and ``raw``); shared by the copies ``at`` makes, fresh for any other
+        record (``dataclasses.replace`` included).
+
+        >>> from dataclasses import replace
+        >>> r = Record(title="War and peace", target_id="a", position=1)
+        >>> r.at("b", 7).derived is r.derived, replace(r, title="War").derived is r.derived
+        (True, False)
+        """
+        try:
+            return self._derived
+        except AttributeError:
+            memo = Derived()
+            object.__setattr__(self, "_derived", memo)
+            return memo
+
+    def at(self, target_id: str, position: int, raw: RawRecord | None = None) -> Record:
+        """This content as held by ``target_id`` at ``position`` (``raw`` its bytes there):
+        ``replace(self, target_id=..., position=..., raw=...)`` without its cost.
+
+        >>> from dataclasses import replace
+        >>> r = Record(title="War and peace", year=1869, target_id="a", position=1)
+        >>> r.at("b", 7) == replace(r, target_id="b", position=7)
+        True
+        """
+        new: Record = _new(Record)
+        for get, put in _CONTENT:
+            put(new, get(self))
+        _put_target(new, target_id)
+        _put_position(new, position)
+        _put_raw(new, raw)
+        derived = self.derived
+        derived.shared = True
+        _put_derived(new, derived)
+        return new
 
 
 @dataclass(slots=True)
@@ -172,6 +247,20 @@ class Hit:
         return list(dict.fromkeys(r.target_id for r in self.records))
 
 
+# ``Record.at`` writes the slots directly (a frozen dataclass's __init__ costs more)
+_new = object.__new__
+_SLOTS: dict[str, Any] = {**vars(_Memo), **vars(Record)}  # name -> slot descriptor
+_CONTENT = tuple(
+    (_SLOTS[f.name].__get__, _SLOTS[f.name].__set__)
+    for f in fields(Record)
+    if f.name not in ("target_id", "position", "raw")
+)
+_put_target = _SLOTS["target_id"].__set__
+_put_position = _SLOTS["position"].__set__
+_put_raw = _SLOTS["raw"].__set__
+_put_derived = _SLOTS["_derived"].__set__
+
+
 #: the descriptive fields whose presence makes one record of a book richer than another
 RICH_FIELDS = (
     "title",
@@ -192,6 +281,9 @@ RICH_FIELDS = (
 )
 
 
+_rich_fields = attrgetter(*RICH_FIELDS)
+
+
 def richness(record: Record) -> int:
     """How many of ``RICH_FIELDS`` are filled in: picks the record to show or export."""
-    return sum(bool(getattr(record, name)) for name in RICH_FIELDS)
+    return sum(map(bool, _rich_fields(record)))

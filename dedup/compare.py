@@ -137,13 +137,14 @@ def _rejected(
                 return True
         elif name == "subtitles_differ":
             # both editions carry a subtitle and they disagree: volumes of a series
-            # ("Wolves : the hunters" / "Wolves : family and pack"), not one work
+            # ("Wolves : the hunters" / "Wolves : family and pack"), not one work; a
+            # cataloger's words in brackets ("[первая редакция романа]") name no volume
             uniform = titles is not None and (a.uniform in titles or b.uniform in titles)
             if (
                 not uniform
-                and a.title != a.proper
-                and b.title != b.proper
-                and words_conflict(a.title, b.title, r.min or 80.0)
+                and a.stated != a.proper
+                and b.stated != b.proper
+                and words_conflict(a.stated, b.stated, r.min or 80.0)
             ):
                 return True
         elif name == "publishers_differ":

@@ -23,6 +23,7 @@ from stdnum import issn as stdnum_issn
 
 from core import Record
 from dedup.normalize import (
+    drop_supplied,
     edition_number,
     pages_from_extent,
     parse_name,
@@ -103,6 +104,9 @@ class Features:
     work_titles: tuple[str, ...]
     #: enough to match by similarity alone (``evidence`` in the rules file)
     evidence: bool
+    #: ``title`` without the words a cataloger supplied in brackets after the title proper
+    #: (``"Война и мир : [первая редакция романа]"``): the title as the book states it
+    stated: str
 
 
 def _identifiers(record: Record, schemes: tuple[str, ...]) -> tuple[set[str], set[str], set[str]]:
@@ -125,6 +129,18 @@ def _identifiers(record: Record, schemes: tuple[str, ...]) -> tuple[set[str], se
     return isbns, issns, ids
 
 
+#: every empty set of a record's features is this one (features are kept for every record
+#: seen: thousands of empty sets would be thousands of objects for the garbage collector)
+_NONE: frozenset[str] = frozenset()
+_NO_LANGUAGE = frozenset({"und", "mul", "zxx"})
+
+
+@lru_cache(maxsize=1 << 10)
+def _languages(codes: tuple[str, ...]) -> frozenset[str]:
+    # a few distinct values in a whole catalog: one set each, shared by every record
+    return frozenset(codes) - _NO_LANGUAGE or _NONE
+
+
 def features(record: Record, rules: Rules | None = None) -> Features:
     """Everything matching needs of ``record``, computed once."""
     rules = rules or default_rules()
@@ -144,6 +160,8 @@ def features(record: Record, rules: Rules | None = None) -> Features:
     pages = record.pages if record.pages else pages_from_extent(record.extent)
     title = title_skeleton(full)
     proper_skeleton = title_skeleton(proper)
+    rest = full[len(proper) :] if full.startswith(proper) else ""
+    stated = title_skeleton(proper + drop_supplied(rest)) if "[" in rest else title
     uniform = uniform_skeleton(record.uniform_title) if record.uniform_title else ""
     publisher = publisher_skeleton(record.publisher) if record.publisher else ""
     route = rules.fuzzy
@@ -162,12 +180,13 @@ def features(record: Record, rules: Rules | None = None) -> Features:
         publisher=publisher,
         format=record.format,
         edition=edition_number(record.edition),
-        isbns=frozenset(isbns),
-        issns=frozenset(issns),
-        identifiers=frozenset(ids),
-        languages=frozenset(record.languages) - {"und", "mul", "zxx"},
+        isbns=frozenset(isbns) if isbns else _NONE,
+        issns=frozenset(issns) if issns else _NONE,
+        identifiers=frozenset(ids) if ids else _NONE,
+        languages=_languages(record.languages),
         work_titles=tuple(t for t in dict.fromkeys((uniform, proper_skeleton)) if t),
         evidence=evidence,
+        stated=stated,
     )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import fields, replace
+from operator import attrgetter
 from typing import Any
 
 from core.records import Record, richness
@@ -51,24 +52,52 @@ def _imprint_rank(r: Record) -> tuple[int, int]:
     return (bool(r.place) + bool(r.publisher) + bool(r.year), -(r.year or 9999))
 
 
+_Getter = Callable[[Record], tuple[Any, ...]]
+#: id(rules) -> (rules, the policy in order: (field, how, column or -1), one getter of the
+#: columns); the rules object is kept, so its id is not reused while the entry lives
+_PLANS: dict[int, tuple[Rules, list[tuple[str, str, int]], _Getter]] = {}
+
+
+def _plan(rules: Rules) -> tuple[list[tuple[str, str, int]], _Getter]:
+    hit = _PLANS.get(id(rules))
+    if hit is not None and hit[0] is rules:
+        return hit[1], hit[2]
+    plan: list[tuple[str, str, int]] = []
+    names: list[str] = []
+    for name, how in rules.merge.items():
+        if how == "imprint":
+            plan.append((name, how, -1))
+        elif name in _FIELDS and how != "richest":
+            plan.append((name, how, len(names)))
+            names.append(name)
+    if len(names) > 1:
+        get: _Getter = attrgetter(*names)
+    else:  # attrgetter of one name returns the value itself
+        get = lambda r: tuple(getattr(r, n) for n in names)  # noqa: E731
+    _PLANS[id(rules)] = (rules, plan, get)
+    return plan, get
+
+
+def _place(r: Record) -> tuple[str, int]:
+    return (r.target_id, r.position)
+
+
 def merge_records(records: list[Record], rules: Rules | None = None) -> Record:
     """One display record for ``records`` (non-empty), field by field."""
     if len(records) == 1:
         return records[0]
     # the same records give the same display whatever order the libraries answered in
-    records = sorted(records, key=lambda r: (r.target_id, r.position))
-    policy = (rules or default_rules()).merge
+    records = sorted(records, key=_place)
+    plan, get = _plan(rules or default_rules())
     base = max(records, key=richness)
+    columns = list(zip(*map(get, records), strict=True))
     changes: dict[str, Any] = {}
-    for name, how in policy.items():
+    for name, how, column in plan:
         if how == "imprint":
             top = max(records, key=_imprint_rank)
             changes.update(place=top.place, publisher=top.publisher, year=top.year)
             continue
-        if name not in _FIELDS or how == "richest":
-            continue
-        values = [getattr(r, name) for r in records]
-        present = [v for v in values if v]
+        present = [v for v in columns[column] if v]
         if not present:
             continue
         if how == "longest":

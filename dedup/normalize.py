@@ -22,6 +22,7 @@ from dedup.rules import Rules, default_rules, translit
 
 __all__ = [
     "clear_caches",
+    "drop_supplied",
     "edition_number",
     "pages_from_extent",
     "parse_name",
@@ -75,6 +76,15 @@ def title_proper(title: str) -> str:
     and peace"``."""
     match = _PROPER_END.search(title)
     return title[: match.start()].strip() if match else title.strip()
+
+
+def drop_supplied(text: str) -> str:
+    """``text`` without what a cataloger supplied in square brackets (ISBD interpolations).
+
+    >>> drop_supplied("Война и мир : [первая редакция романа]")
+    'Война и мир : '
+    """
+    return _BRACKETED.sub("", text) if "[" in text else text
 
 
 def _drop_gmd(text: str, rules: Rules) -> str:

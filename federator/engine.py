@@ -50,6 +50,7 @@ __all__ = [
     "SearchSession",
     "StatusCallback",
     "default_connector",
+    "set_normalized_cache_size",
 ]
 
 log = logging.getLogger(__name__)
@@ -246,6 +247,14 @@ _NORMALIZED: OrderedDict[tuple[str, str, str, bytes], Record] = OrderedDict()
 NORMALIZED_CACHE_SIZE = 20_000
 
 
+def set_normalized_cache_size(size: int) -> None:
+    """Keep at most ``size`` normalized records (0: decode every record every time); the
+    cache is emptied. Benchmarks use it to measure a search without the cache."""
+    global NORMALIZED_CACHE_SIZE
+    NORMALIZED_CACHE_SIZE = max(0, size)
+    _NORMALIZED.clear()
+
+
 def _normalize_cached(raw: RawRecord, charset: str, flavour: str = "") -> Record:
     """``normalize(raw, charset=charset)``, memoized on the bytes (the mapping depends on
     nothing else); the copy returned carries this ``raw``'s target, position and bytes."""
@@ -253,12 +262,14 @@ def _normalize_cached(raw: RawRecord, charset: str, flavour: str = "") -> Record
     record = _NORMALIZED.get(key)
     if record is None:
         record = normalize(raw, charset=charset, flavour=flavour)
-        _NORMALIZED[key] = record
-        if len(_NORMALIZED) > NORMALIZED_CACHE_SIZE:
-            _NORMALIZED.popitem(last=False)
+        if NORMALIZED_CACHE_SIZE:
+            _NORMALIZED[key] = record
+            if len(_NORMALIZED) > NORMALIZED_CACHE_SIZE:
+                _NORMALIZED.popitem(last=False)
         return record
     _NORMALIZED.move_to_end(key)
-    return replace(record, target_id=raw.target_id, position=raw.position, raw=raw)
+    # a copy that shares what dedup derived from the content (``Record.derived``)
+    return record.at(raw.target_id, raw.position, raw)
 
 
 def _normalize_all(result: SearchResult, target: Target) -> tuple[list[Record], int]:

@@ -13,6 +13,10 @@ A facet's count is the number of clusters (after filtering) having the value. Fi
 ``{facet: value or values}``: a cluster passes when, for every facet named, it has one of
 the values (OR within a facet, AND across facets).
 
+A session keeps one ``FacetCache``: a cluster's values for a facet are computed when that
+facet is first asked for and again only after the cluster changed, so a page's counts cost
+a lookup per cluster and facet, one ``Counter`` per facet and a heap for the first values.
+
 >>> from core import Record
 >>> from core.clusters import Manifestation
 >>> m = Manifestation("m1"); m.add(Record(title="War and peace", year=1869, target_id="a"))
@@ -22,8 +26,12 @@ the values (OR within a facet, AND across facets).
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
+from itertools import chain
+from operator import attrgetter, neg
 
 from core.clusters import Cluster, Facet, FacetValue
 
@@ -43,37 +51,96 @@ FACETS = ("author", "subject", "year", "language", "format", "library")
 Filters = Mapping[str, str | Iterable[str]]
 
 
+_EMPTY = frozenset([""])
+_record_languages = attrgetter("languages")
+_record_format = attrgetter("format")
+_record_target = attrgetter("target_id")
+
+
+@lru_cache(maxsize=1024)
 def _decade(year: int) -> str:
     start = year - year % 10
     return f"{start}-{start + 9}"
 
 
+def _authors(cluster: Cluster) -> frozenset[str]:
+    values = frozenset(cluster.display.authors)
+    return values - _EMPTY if "" in values else values
+
+
+def _subjects(cluster: Cluster) -> frozenset[str]:
+    return _headings(cluster.display.subjects)
+
+
+@lru_cache(maxsize=1 << 14)
+def _headings(subjects: tuple[str, ...]) -> frozenset[str]:
+    # records repeat across searches, and so do their subject lists
+    return frozenset(s.partition(" -- ")[0] for s in subjects if s)
+
+
+def _years(cluster: Cluster) -> frozenset[str]:
+    return frozenset(_decade(r.year) for r in cluster.records if r.year)
+
+
+def _languages(cluster: Cluster) -> frozenset[str]:
+    return frozenset(chain.from_iterable(map(_record_languages, cluster.records)))
+
+
+def _formats(cluster: Cluster) -> frozenset[str]:
+    values = frozenset(map(_record_format, cluster.records))
+    return values - _EMPTY if "" in values else values
+
+
+def _libraries(cluster: Cluster) -> frozenset[str]:
+    values = frozenset(map(_record_target, cluster.records))
+    return values - _EMPTY if "" in values else values
+
+
+#: facet -> its values for one cluster
+_EXTRACT: dict[str, Callable[[Cluster], frozenset[str]]] = {
+    "author": _authors,
+    "subject": _subjects,
+    "year": _years,
+    "language": _languages,
+    "format": _formats,
+    "library": _libraries,
+}
+
+
 def facet_values(cluster: Cluster) -> dict[str, frozenset[str]]:
     """The values a cluster has for every facet."""
-    records = cluster.records
-    display = cluster.display
-    return {
-        "author": frozenset(a for a in display.authors if a),
-        "subject": frozenset(s.split(" -- ")[0] for s in display.subjects if s),
-        "year": frozenset(_decade(r.year) for r in records if r.year),
-        "language": frozenset(lang for r in records for lang in r.languages),
-        "format": frozenset(r.format for r in records if r.format),
-        "library": frozenset(r.target_id for r in records if r.target_id),
-    }
+    return {name: extract(cluster) for name, extract in _EXTRACT.items()}
 
 
 class FacetCache:
-    """Facet values per cluster, recomputed only when the cluster changed."""
+    """Facet values per cluster, each computed when first asked for and again only after
+    the cluster changed."""
 
     def __init__(self) -> None:
         self._values: dict[str, tuple[int, dict[str, frozenset[str]]]] = {}
 
-    def values(self, cluster: Cluster) -> dict[str, frozenset[str]]:
-        """``facet_values(cluster)``, cached by the cluster's version."""
+    def _entry(self, cluster: Cluster) -> dict[str, frozenset[str]]:
         hit = self._values.get(cluster.id)
         if hit is None or hit[0] != cluster.version:
-            hit = self._values[cluster.id] = (cluster.version, facet_values(cluster))
+            hit = self._values[cluster.id] = (cluster.version, {})
         return hit[1]
+
+    def value(self, cluster: Cluster, name: str) -> frozenset[str]:
+        """``facet_values(cluster)[name]``, cached by the cluster's version."""
+        entry = self._entry(cluster)
+        values = entry.get(name)
+        if values is None:
+            values = entry[name] = _EXTRACT[name](cluster)
+        return values
+
+    def values(self, cluster: Cluster) -> dict[str, frozenset[str]]:
+        """``facet_values(cluster)``, cached by the cluster's version."""
+        entry = self._entry(cluster)
+        if len(entry) < len(_EXTRACT):
+            for name, extract in _EXTRACT.items():
+                if name not in entry:
+                    entry[name] = extract(cluster)
+        return entry
 
 
 def _wanted(filters: Filters) -> dict[str, frozenset[str]]:
@@ -87,8 +154,10 @@ def _wanted(filters: Filters) -> dict[str, frozenset[str]]:
 
 def matches(cluster: Cluster, filters: Filters, cache: FacetCache | None = None) -> bool:
     """True when ``cluster`` passes every filter."""
-    values = cache.values(cluster) if cache else facet_values(cluster)
-    return all(values[name] & want for name, want in _wanted(filters).items())
+    wanted = _wanted(filters)
+    if cache is None:
+        return all(_EXTRACT[name](cluster) & want for name, want in wanted.items())
+    return all(cache.value(cluster, name) & want for name, want in wanted.items())
 
 
 def filter_clusters(
@@ -98,13 +167,8 @@ def filter_clusters(
     if not filters:
         return list(clusters)
     wanted = _wanted(filters)
-    cache = cache or FacetCache()
-    out = []
-    for c in clusters:
-        values = cache.values(c)
-        if all(values[name] & want for name, want in wanted.items()):
-            out.append(c)
-    return out
+    value = (cache or FacetCache()).value
+    return [c for c in clusters if all(value(c, name) & want for name, want in wanted.items())]
 
 
 def _label(name: str, value: str) -> str:
@@ -120,14 +184,22 @@ def compute_facets(
     cache: FacetCache | None = None,
 ) -> dict[str, Facet]:
     """Counts per facet value over ``clusters``, most frequent first (then by value)."""
+    if not names:
+        return {}
     cache = cache or FacetCache()
-    counts: dict[str, Counter[str]] = {n: Counter() for n in names}
-    for c in clusters:
-        values = cache.values(c)
-        for n in names:
-            counts[n].update(values[n])
+    clusters = list(clusters)
+    entries = [cache._entry(c) for c in clusters]
     out = {}
     for n in names:
-        ordered = sorted(counts[n].items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-        out[n] = Facet(n, tuple(FacetValue(v, k, _label(n, v)) for v, k in ordered))
+        extract = _EXTRACT[n]
+        found = []
+        for c, entry in zip(clusters, entries, strict=True):
+            values = entry.get(n)
+            if values is None:
+                values = entry[n] = extract(c)
+            found.append(values)
+        counts = Counter(chain.from_iterable(found))
+        # the first ``limit`` by (-count, value), without a key function per value
+        top = heapq.nsmallest(limit, zip(map(neg, counts.values()), counts, strict=True))
+        out[n] = Facet(n, tuple(FacetValue(v, -k, _label(n, v)) for k, v in top))
     return out

@@ -28,6 +28,13 @@ list itself: the list is all the libraries sent.
 
 Sorts: ``relevance``, ``title``, ``author``, ``date-asc``, ``date-desc`` (``date`` is
 ``date-desc``), ``libraries`` (most holding libraries first, then relevance).
+
+A session ranks again whenever results arrive, so the work is split by what it depends on:
+a display record's analysis (words, stems, field lengths) is memoized by its texts, shared
+by every session; what a query finds in it (``tf_f`` per term, the two boosts' conditions)
+is kept per ``Ranker`` and document; a cluster's features (those, its libraries and its
+tie-break) are kept per cluster and recomputed only when its version changed. Each ``rank``
+then only recomputes ``avglen_f``, ``idf`` and the scores: arithmetic on small tuples.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 import Stemmer  # type: ignore[import-not-found]  # PyStemmer ships no stubs
@@ -160,14 +168,28 @@ def query_terms(node: Any) -> list[QueryTerm]:
     return out
 
 
-@dataclass(slots=True)
+_ALL_FIELDS = tuple(range(len(FIELDS)))
+_FIELD_INDEX = {name: (i,) for i, name in enumerate(FIELDS)}
+_WEIGHTS = tuple(w for w, _ in FIELDS.values())
+_B = tuple(b for _, b in FIELDS.values())
+_name = attrgetter("name")
+_target = attrgetter("target_id")
+_target_position = attrgetter("target_id", "position")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class _Doc:
-    version: int
-    stems: dict[str, Counter[str]]
-    words: dict[str, tuple[str, ...]]
-    lengths: dict[str, int]
+    """The analysed text of one display record; fields in ``FIELDS`` order."""
+
+    words: tuple[tuple[str, ...], ...]
+    stems: tuple[Counter[str], ...]
+    lengths: tuple[int, ...]
+    #: the normalized title proper (the exact-title boost) and title (the tie-break)
     proper: str
+    title: str
+    #: the main author's surname as written and as skeletons (the main-author boost)
     surnames: frozenset[str]
+    skeletons: frozenset[str]
 
 
 @lru_cache(maxsize=1 << 15)
@@ -175,7 +197,7 @@ def _analyse(texts: tuple[str, ...]) -> tuple[tuple[str, ...], Counter[str]]:
     # libraries send the same records for many queries: a field's analysis is memoized
     # (callers only read the Counter)
     words = tuple(w for t in texts if t for w in normalize_text(t).split())
-    return words, Counter(stem(w) for w in words)
+    return words, Counter(map(stem, words))
 
 
 @lru_cache(maxsize=1 << 14)
@@ -185,27 +207,88 @@ def _surnames(names: tuple[str, ...]) -> frozenset[str]:
     )
 
 
-def _doc(cluster: Cluster) -> _Doc:
-    r: Record = cluster.display
-    texts = {
-        "title": (r.title, r.subtitle, r.uniform_title, *r.parallel_titles, *r.series),
-        "author": (*r.authors, *(c.name for c in r.contributors), r.responsibility),
-        "subject": r.subjects,
-        "other": (r.publisher, r.place, r.edition),
-    }
-    analysed = {f: _analyse(t) for f, t in texts.items()}
+@lru_cache(maxsize=1 << 14)
+def _analyse_record(
+    title: str,
+    subtitle: str,
+    uniform_title: str,
+    parallel_titles: tuple[str, ...],
+    series: tuple[str, ...],
+    authors: tuple[str, ...],
+    contributors: tuple[str, ...],
+    responsibility: str,
+    subjects: tuple[str, ...],
+    publisher: str,
+    place: str,
+    edition: str,
+) -> _Doc:
+    # keyed by the texts, not the Record: a merged display record is a new object in every
+    # session and after every change, while its texts repeat
+    fields = (
+        _analyse((title, subtitle, uniform_title, *parallel_titles, *series)),
+        _analyse((*authors, *contributors, responsibility)),
+        _analyse(subjects),
+        _analyse((publisher, place, edition)),
+    )
+    surnames = _surnames((*authors[:1], *contributors[:1]))
     return _Doc(
-        version=cluster.version,
-        stems={f: a[1] for f, a in analysed.items()},
-        words={f: a[0] for f, a in analysed.items()},
-        lengths={f: len(a[0]) for f, a in analysed.items()},
-        proper=normalize_text(title_proper(r.title)),
-        surnames=_surnames((*r.authors[:1], *(c.name for c in r.contributors[:1]))),
+        words=tuple(a[0] for a in fields),
+        stems=tuple(a[1] for a in fields),
+        lengths=tuple(len(a[0]) for a in fields),
+        proper=normalize_text(title_proper(title)),
+        title=normalize_text(title),
+        surnames=surnames,
+        skeletons=frozenset(map(skeleton, surnames)),
     )
 
 
+def _doc(r: Record) -> _Doc:
+    return _analyse_record(
+        r.title,
+        r.subtitle,
+        r.uniform_title,
+        r.parallel_titles,
+        r.series,
+        r.authors,
+        tuple(map(_name, r.contributors)) if r.contributors else (),
+        r.responsibility,
+        r.subjects,
+        r.publisher,
+        r.place,
+        r.edition,
+    )
+
+
+#: per distinct query term: (field index, tf) for each field where tf > 0
+_Hits = tuple[tuple[tuple[int, int], ...], ...]
+
+
+@dataclass(slots=True)
+class _Features:
+    """What scoring needs of one cluster for one query, whatever the collection."""
+
+    cluster: Cluster
+    version: int
+    doc: _Doc
+    hits: _Hits
+    #: some term occurs in the cluster (else its score is 0)
+    found: bool
+    #: the exact-title and main-author boosts apply
+    title: bool
+    author: bool
+    #: 1 + G * ln(libraries holding the cluster)
+    holdings: float
+    #: the tie-break after the score (see ``_by_relevance``)
+    tie: tuple[str, int, tuple[str, int]]
+
+
 class Ranker:
-    """Scores clusters for one query; caches each cluster's analysed text by version.
+    """Scores clusters for one query; caches each cluster's features by version.
+
+    A cluster's features (term frequencies, boosts, tie-break) depend only on the cluster
+    and the query, so ``rank`` recomputes them only for clusters that changed since the
+    last call; collection statistics (average lengths, idf) and the scores are recomputed
+    each time, since every new cluster moves them.
 
     >>> from core.clusters import Manifestation
     >>> m = Manifestation("m1"); m.add(Record(title="War and peace", target_id="a"))
@@ -215,76 +298,134 @@ class Ranker:
 
     def __init__(self, query: Any) -> None:
         self.terms = query_terms(query)
-        self._docs: dict[str, _Doc] = {}
+        self._distinct = tuple(dict.fromkeys(self.terms))
+        #: the query's terms (repeats kept, as they count) as indexes into ``_distinct``
+        self._order = tuple(self._distinct.index(t) for t in self.terms)
+        self._stems = tuple(t.stem for t in self._distinct)
+        #: the fields each distinct term searches, as indexes into ``FIELDS``
+        self._in = tuple(
+            _ALL_FIELDS if t.field is None else _FIELD_INDEX.get(t.field, ())
+            for t in self._distinct
+        )
+        self._features: dict[str, _Features] = {}
+        #: what a document gives this query (docs are shared: equal texts, one ``_Doc``)
+        self._matches: dict[_Doc, tuple[_Hits, bool, bool, bool]] = {}
         title_words = [t.word for t in self.terms if t.field in ("title", None) and not t.masked]
         self._title_phrase = " ".join(title_words)
         self._author_words = frozenset(
             t.word for t in self.terms if t.field in ("author", None) and not t.masked
         )
         self._author_skeletons = frozenset(skeleton(w) for w in self._author_words)
-        self._idf: dict[QueryTerm, float] = {}
-        self._avg: dict[str, float] = dict.fromkeys(FIELDS, 1.0)
+        self._idf: tuple[float, ...] = (math.log(2.0),) * len(self._distinct)
+        self._avg: tuple[float, ...] = (1.0,) * len(FIELDS)
 
     def doc(self, cluster: Cluster) -> _Doc:
-        """The analysed text of a cluster (recomputed when the cluster changed)."""
-        d = self._docs.get(cluster.id)
-        if d is None or d.version != cluster.version:
-            d = self._docs[cluster.id] = _doc(cluster)
-        return d
+        """The analysed text of a cluster's display record."""
+        return _doc(cluster.display)
 
-    def _tf(self, term: QueryTerm, d: _Doc, field: str) -> int:
-        if term.masked:
-            return sum(w.startswith(term.word) for w in d.words[field])
-        return d.stems[field].get(term.stem, 0)
+    def _match(self, d: _Doc) -> tuple[_Hits, bool, bool, bool]:
+        hits: list[tuple[tuple[int, int], ...]] = []
+        for term, term_stem, fields in zip(self._distinct, self._stems, self._in, strict=True):
+            found = []
+            for i in fields:
+                if term.masked:
+                    tf = sum(w.startswith(term.word) for w in d.words[i])
+                else:
+                    tf = d.stems[i].get(term_stem, 0)
+                if tf:
+                    found.append((i, tf))
+            hits.append(tuple(found))
+        title = bool(self._title_phrase) and self._title_phrase == d.proper
+        author = bool(d.surnames & self._author_words or d.skeletons & self._author_skeletons)
+        return tuple(hits), any(hits), title, author
 
-    def _ntf(self, term: QueryTerm, d: _Doc) -> float:
-        total = 0.0
-        for field, (w, b) in FIELDS.items():
-            if term.field is not None and term.field != field:
-                continue
-            tf = self._tf(term, d, field)
-            if tf:
-                norm = 1.0 - b + b * d.lengths[field] / self._avg[field]
-                total += w * tf / norm
-        return total
+    def features(self, cluster: Cluster) -> _Features:
+        """The cluster's query features (recomputed when the cluster changed)."""
+        f = self._features.get(cluster.id)
+        if f is not None and f.cluster is cluster and f.version == cluster.version:
+            return f
+        return self._compute(cluster)
+
+    def _compute(self, cluster: Cluster) -> _Features:
+        r = cluster.display
+        d = _doc(r)
+        match = self._matches.get(d)
+        if match is None:
+            match = self._matches[d] = self._match(d)
+        records = cluster.records
+        if len(records) == 1:
+            first, libraries = _target_position(records[0]), 1
+        else:
+            first = min(map(_target_position, records)) if records else ("", 0)
+            libraries = len(set(map(_target, records)))
+        f = self._features[cluster.id] = _Features(
+            cluster,
+            cluster.version,
+            d,
+            *match,
+            1.0 + LIBRARY_BOOST * math.log(max(1, libraries)),
+            (d.title, r.year or 0, first),
+        )
+        return f
+
+    def _prepare(self, feats: Sequence[_Features]) -> None:
+        n = len(feats) or 1
+        totals = [sum(col) for col in zip(*(f.doc.lengths for f in feats), strict=True)]
+        self._avg = tuple(max(1.0, t / n) for t in totals or [0] * len(FIELDS))
+        # ntf > 0 exactly when the term occurs in a field it searches (weights, norms > 0)
+        self._idf = tuple(
+            math.log(1.0 + (n - having + 0.5) / (having + 0.5))
+            for having in (sum(1 for f in feats if f.hits[j]) for j in range(len(self._distinct)))
+        )
 
     def prepare(self, clusters: Sequence[Cluster]) -> None:
         """Collection statistics (average field lengths, idf) over ``clusters``."""
-        docs = [self.doc(c) for c in clusters]
-        n = len(docs) or 1
-        self._avg = {f: max(1.0, sum(d.lengths[f] for d in docs) / n) for f in FIELDS}
-        self._idf = {}
-        for term in dict.fromkeys(self.terms):
-            having = sum(1 for d in docs if self._ntf(term, d) > 0)
-            self._idf[term] = math.log(1.0 + (n - having + 0.5) / (having + 0.5))
+        self._prepare([self.features(c) for c in clusters])
+
+    def _score(self, f: _Features) -> float:
+        avg = self._avg
+        lengths = f.doc.lengths
+        ntfs = []
+        for hits in f.hits:
+            total = 0.0
+            for i, tf in hits:
+                b = _B[i]
+                total += _WEIGHTS[i] * tf / (1.0 - b + b * lengths[i] / avg[i])
+            ntfs.append(total)
+        bm25 = 0.0
+        for j in self._order:
+            ntf = ntfs[j]
+            if ntf:
+                bm25 += self._idf[j] * ntf * (K1 + 1.0) / (K1 + ntf)
+        if not bm25:
+            return 0.0
+        # the same multiplications, in the same order, as the formula: scores stay bit-equal
+        if f.title:
+            bm25 *= 1.0 + TITLE_BOOST
+        if f.author:
+            bm25 *= 1.0 + AUTHOR_BOOST
+        return bm25 * f.holdings
 
     def score(self, cluster: Cluster) -> float:
         """The relevance of one cluster (``prepare`` first for collection statistics)."""
-        d = self.doc(cluster)
-        bm25 = 0.0
-        for term in self.terms:
-            ntf = self._ntf(term, d)
-            if ntf:
-                idf = self._idf.get(term, math.log(2.0))
-                bm25 += idf * ntf * (K1 + 1.0) / (K1 + ntf)
-        if not bm25:
-            return 0.0
-        if self._title_phrase and self._title_phrase == d.proper:
-            bm25 *= 1.0 + TITLE_BOOST
-        if self._author_words and (
-            d.surnames & self._author_words
-            or any(skeleton(s) in self._author_skeletons for s in d.surnames)
-        ):
-            bm25 *= 1.0 + AUTHOR_BOOST
-        libraries = len(cluster.libraries)
-        return bm25 * (1.0 + LIBRARY_BOOST * math.log(max(1, libraries)))
+        return self._score(self.features(cluster))
 
     def rank(self, clusters: Sequence[Cluster]) -> list[Cluster]:
         """Score every cluster (setting ``.score``) and return them best first."""
-        self.prepare(clusters)
+        cached = self._features.get
+        feats = []
         for c in clusters:
-            c.score = self.score(c)
-        return sorted(clusters, key=_by_relevance)
+            f = cached(c.id)
+            if f is None or f.cluster is not c or f.version != c.version:
+                f = self._compute(c)
+            feats.append(f)
+        self._prepare(feats)
+        keys = []
+        for c, f in zip(clusters, feats, strict=True):
+            c.score = s = self._score(f) if f.found else 0.0
+            keys.append((-s, *f.tie))
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        return [clusters[i] for i in order]
 
 
 def _by_relevance(c: Cluster) -> tuple[float, str, int, tuple[str, int]]:

@@ -200,7 +200,7 @@ class SearchSession:
             offset=offset,
             total=len(ordered),
             clusters=tuple(ordered[offset:end]),
-            facets=compute_facets(kept, facets, cache=self.facets),
+            facets=compute_facets(kept, facets, cache=self.facets) if facets else {},
             statuses=tuple(self.statuses[t.id] for t in self.targets),
             complete=self.done,
             sort=sort,

@@ -5,9 +5,21 @@ from __future__ import annotations
 import re
 from operator import mul
 
-__all__ = ["first_year", "isbn13", "language_codes", "lccn", "pages_of", "trim"]
+__all__ = [
+    "TRAILING",
+    "first_year",
+    "isbn13",
+    "language_codes",
+    "lccn",
+    "pages_of",
+    "trim",
+    "trim_end",
+]
 
 _MARKS = "/:;=,"
+_MARKS_PERIOD = _MARKS + "."
+#: what ``trim`` drops at the end of collapsed text whatever ``period`` says: ISBD marks, blanks
+TRAILING = _MARKS + " "
 _YEAR = re.compile(r"(?<!\d)(1\d{3}|20\d{2})(?!\d)")
 _ISBN_LEAD = re.compile(r"\s*([0-9Xx][0-9Xx -]*)")
 _LANG = re.compile(r"^[a-z]{3}$")
@@ -19,8 +31,18 @@ _ABBREVIATION = re.compile(
 
 
 def _droppable_period(text: str) -> bool:
-    # "Cox, Jerome R.", "U.S.", "Cox, Jr.", "syllabi, etc.": that period is an abbreviation's
-    return text.endswith(".") and not text.endswith("..") and not _ABBREVIATION.search(text)
+    # "Cox, Jerome R.", "U.S.", "Cox, Jr.", "syllabi, etc.": that period is an abbreviation's.
+    if text[-1:] != ".":
+        return False
+    before = text[-2:-1]
+    if before == ".":
+        return False  # an ellipsis
+    # Every abbreviation ends in a letter and is at most 4 letters after a delimiter, so a
+    # period after a non-letter or after a 5-letter run is a full stop.
+    if not before.isalpha() or (len(text) >= 6 and text[-6:-1].isalpha()):
+        return True
+    # a match spans at most the last 6 characters ("(сост."); "^" never matches at pos > 0
+    return not _ABBREVIATION.search(text, max(0, len(text) - 6))
 
 
 def trim(text: str, *, period: bool = True) -> str:
@@ -36,8 +58,21 @@ def trim(text: str, *, period: bool = True) -> str:
     ('Cox, Jerome R.', 'Oberst, Bruce')
     """
     s = " ".join(text.split())
-    while s and (s[-1] in _MARKS or (period and _droppable_period(s))):
-        s = s[:-1].rstrip()
+    if s and s[-1] in (_MARKS_PERIOD if period else _MARKS):
+        return trim_end(s, period=period)
+    return s
+
+
+def trim_end(text: str, *, period: bool = True) -> str:
+    """``trim`` for text whose whitespace is already collapsed (the field-map engine's joins).
+
+    >>> trim_end("Boston :", period=False), trim_end("1845-1909.")
+    ('Boston', '1845-1909')
+    """
+    # collapsed text has no blank but " ": the marks and the blanks between them go at once
+    s = text.rstrip(TRAILING)
+    while period and _droppable_period(s):
+        s = s[:-1].rstrip(TRAILING)
     return s
 
 
@@ -59,11 +94,13 @@ def isbn13(value: str) -> str | None:
     match = _ISBN_LEAD.match(value)
     if not match:
         return None
-    token = "".join(match.group(1).split()).replace("-", "").upper()
+    token = match.group(1)  # digits, X, blanks and hyphens
+    if " " in token or "-" in token:
+        token = token.replace(" ", "").replace("-", "")
     if len(token) == 10 and token[:9].isdigit():
-        total = sum(map(mul, map(int, token[:9]), _ISBN10_WEIGHTS))
-        check = (11 - total % 11) % 11
-        if token[9] != ("X" if check == 10 else str(check)):
+        # the weighted sum over the ASCII codes, less what the "0"s (48) add
+        total = sum(map(mul, token[:9].encode(), _ISBN10_WEIGHTS)) - 48 * 54
+        if token[9] not in _ISBN10_CHECKS[(11 - total % 11) % 11]:
             return None
         body = "978" + token[:9]
     elif len(token) == 13 and token.isdigit() and token[:3] in ("978", "979"):
@@ -75,12 +112,13 @@ def isbn13(value: str) -> str | None:
     return body + _ean_check(body)
 
 
-_ISBN10_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
-_EAN_WEIGHTS = (1, 3) * 6
+_ISBN10_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)  # sum 54
+_ISBN10_CHECKS = (*"0123456789", "Xx")
+_EAN_WEIGHTS = (1, 3) * 6  # sum 24
 
 
 def _ean_check(body: str) -> str:
-    total = sum(map(mul, map(int, body), _EAN_WEIGHTS))
+    total = sum(map(mul, body.encode(), _EAN_WEIGHTS)) - 48 * 24
     return str((10 - total % 10) % 10)
 
 

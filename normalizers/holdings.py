@@ -171,9 +171,23 @@ def _holding(field: DataField, source: HoldingSource, parent: Holding | None) ->
     )
 
 
-@cache
-def _sources_for(flavour: str) -> dict[str, HoldingSource]:
-    return {t: s for t, s in holding_sources().items() if flavour in s.flavours}
+@dataclass(frozen=True, slots=True)
+class _Sources:
+    """The holdings table of one flavour, and what follows from it alone."""
+
+    by_tag: dict[str, HoldingSource]
+    tags: frozenset[str]
+    parents: frozenset[str]
+
+
+def _sources_for(flavour: str) -> _Sources:
+    sources = {t: s for t, s in holding_sources().items() if flavour in s.flavours}
+    parents = frozenset(s.parent for s in sources.values() if s.parent)
+    return _Sources(sources, frozenset(sources), parents)
+
+
+#: ``_sources_for`` each flavour, made once
+_FLAVOURS: dict[str, _Sources] = {}
 
 
 def holdings_of(
@@ -183,15 +197,17 @@ def holdings_of(
 
     ``by_tag`` (the record's fields by tag), when the caller has it, saves a scan.
     """
-    sources = _sources_for(marc.flavour)
+    table = _FLAVOURS.get(marc.flavour)
+    if table is None:
+        table = _FLAVOURS[marc.flavour] = _sources_for(marc.flavour)
     present = by_tag.keys() if by_tag is not None else {f.tag for f in marc.fields}
-    if not sources or not any(tag in present for tag in sources):
-        return ()
-    parents = {s.parent for s in sources.values() if s.parent}
+    if table.tags.isdisjoint(present):
+        return ()  # most records: no holdings field at all
+    sources = table.by_tag
     with_items = {s.parent for s in sources.values() if s.parent and s.tag in present}
     out: list[Holding] = []
     for tag, source in sources.items():
-        if tag not in present or (tag in parents and tag in with_items):
+        if tag not in present or (tag in table.parents and tag in with_items):
             continue  # no such field; or its items stand for it
         last_parent: Holding | None = None
         parent_source = sources.get(source.parent) if source.parent else None

@@ -11,17 +11,26 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from stdnum import issn as stdnum_issn
 
 from core import Contributor, RawRecord, Record, RecordError
-from normalizers.clean import first_year, isbn13, language_codes, lccn, pages_of, trim
+from normalizers.clean import (
+    TRAILING,
+    first_year,
+    isbn13,
+    language_codes,
+    lccn,
+    pages_of,
+    trim,
+    trim_end,
+)
 from normalizers.holdings import holdings_of
 from normalizers.marc import DataField, MarcRecord
 
@@ -38,6 +47,7 @@ __all__ = [
 # Non-sort markers (MARC-8 0x88/0x89 -> U+0098/U+009C; UNIMARC NSB/NSE U+0088/U+0089) are
 # for filing, never for display.
 _NON_SORT = re.compile("[\u0088\u0089\u0098\u009c]")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +83,7 @@ class Rule:
 
 
 def _rule(entry: Mapping[str, Any], where: str) -> Rule:
-    known = set(Rule.__slots__) - {"exact"}
+    known = {f.name for f in dataclasses.fields(Rule)} - {"exact"}
     unknown = set(entry) - known
     if unknown:
         raise RecordError(f"field map {where}: unknown key(s) {sorted(unknown)}")
@@ -191,62 +201,140 @@ def relator_terms() -> dict[str, str]:
     return out
 
 
-# -- reading values ---------------------------------------------------------------------------
+# -- compiling a field map --------------------------------------------------------------------
+#
+# Each canonical value's rules are compiled once per flavour (``_plan``) into a closure over
+# the record's data fields by tag; per record the closures only walk the fields they read.
+# The rules stay the data in ``data/*.yaml``: the closures are a cache of how to read them.
+
+#: a record's data fields by tag, each list in record order
+_ByTag = dict[str, list[DataField]]
+_Select = Callable[[_ByTag, MarcRecord], Sequence[DataField]]
+_Get = Callable[[_ByTag, MarcRecord], _T]
+_NONE: tuple[DataField, ...] = ()
+#: memo tables of values that repeat from record to record start over at this many entries
+_MEMO_MAX = 4096
+#: the ISBD marks a skipped MARC21 subfield hands on to the text before it
+_HANDED_ON = frozenset(":;=")
 
 
-_NONE: list[DataField] = []
+def _remember(memo: dict[str, _T], key: str, value: _T) -> _T:
+    if len(memo) >= _MEMO_MAX:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
-class _Index:
-    """The fields of one record by tag, built once per record; lookups are cached."""
+def _by_tag(fields: Iterable[DataField]) -> _ByTag:
+    by_tag: _ByTag = {}
+    for f in fields:
+        tag = f.tag
+        if tag in by_tag:
+            by_tag[tag].append(f)
+        else:
+            by_tag[tag] = [f]
+    return by_tag
 
-    __slots__ = ("by_tag", "cache", "marc")
 
-    def __init__(self, marc: MarcRecord) -> None:
-        self.marc = marc
-        by_tag: dict[str, list[DataField]] = {}
-        for f in marc.fields:
-            if f.tag in by_tag:
-                by_tag[f.tag].append(f)
-            else:
-                by_tag[f.tag] = [f]
-        self.by_tag = by_tag
-        self.cache: dict[tuple[tuple[str, ...], str], list[DataField]] = {}
+def _no_fields(by_tag: _ByTag, marc: MarcRecord) -> Sequence[DataField]:
+    return _NONE
 
-    def fields(self, rule: Rule) -> list[DataField]:
-        """Fields named by ``rule.tags``, in the order of the tags, each field once."""
-        if rule.exact:
-            return self.by_tag.get(rule.exact, _NONE)
-        tags = rule.tags
-        key = (tags, rule.ind1)
-        cached = self.cache.get(key)
-        if cached is not None:
-            return cached
+
+def _selector(rule: Rule) -> tuple[str, _Select]:
+    """How a rule finds its fields: ``(tag, _)`` for one plain tag, else ``("", select)``.
+
+    The fields come in the order of the tags; a field that two patterns name ("264_1" and
+    "264") may come twice, which changes no value: every value keeps the first of equal ones.
+    """
+    if rule.exact:
+        return rule.exact, _no_fields
+    specs = tuple(
+        (tag.rstrip("X"), True, ind2) if "X" in tag else (tag, False, ind2)
+        for tag, _, ind2 in (p.partition("_") for p in dict.fromkeys(rule.tags))
+    )
+    ind1 = rule.ind1
+    if not specs:
+        return "", _no_fields
+    if not ind1 and not any(scan or ind2 for _, scan, ind2 in specs):
+        tags = tuple(tag for tag, _, _ in specs)
+
+        def plain(by_tag: _ByTag, marc: MarcRecord) -> Sequence[DataField]:
+            out: list[DataField] = []
+            for tag in tags:
+                found = by_tag.get(tag)
+                if found:
+                    out += found
+            return out
+
+        return "", plain
+    (low, scan, ind2), *more = specs
+    if scan and low and not (ind2 or ind1 or more) and low[-1] < "\U0010ffff":
+        # "6XX": the tags from "6" up to (not including) "7", in record order
+        high = low[:-1] + chr(ord(low[-1]) + 1)
+
+        def block(by_tag: _ByTag, marc: MarcRecord) -> Sequence[DataField]:
+            return [f for f in marc.fields if low <= f.tag < high]
+
+        return "", block
+
+    def select(by_tag: _ByTag, marc: MarcRecord) -> Sequence[DataField]:
         out: list[DataField] = []
-        for pattern in tags:
-            tag, _, ind2 = pattern.partition("_")
-            if "X" in tag:
-                prefix = tag.rstrip("X")
-                found = [f for f in self.marc.fields if f.tag.startswith(prefix)]
-            else:
-                found = self.by_tag.get(tag, [])
-            for f in found:
-                if (not ind2 or f.ind2 == ind2) and not any(f is g for g in out):
-                    out.append(f)
-        if rule.ind1:
-            out = [f for f in out if f.ind1 in rule.ind1]
-        self.cache[key] = out
-        return out
+        for tag, scan, ind2 in specs:
+            found = [f for f in marc.fields if f.tag.startswith(tag)] if scan else by_tag.get(tag)
+            if found:
+                out += [f for f in found if f.ind2 == ind2] if ind2 else found
+        return [f for f in out if f.ind1 in ind1] if ind1 else out
+
+    return "", select
 
 
-def _clean(text: str, rule: Rule) -> str:
-    if "\u0088" in text or "\u0098" in text or "\u0089" in text or "\u009c" in text:
-        text = _NON_SORT.sub("", text)
-    return trim(text, period=rule.trim == "full")
+def _collapse(text: str) -> str:
+    """``" ".join(text.split())``, without the split when there is nothing to collapse."""
+    # Every whitespace character but " " is unprintable (so are the non-sort markers).
+    if "  " not in text and text.isprintable() and text.strip(" ") == text:
+        return text
+    return " ".join(text.split())
 
 
-def _joined(f: DataField, rule: Rule) -> str:
-    """Join the wanted subfields.
+def _clean(text: str, period: bool) -> str:
+    """A subfield value for display: no non-sort markers, whitespace collapsed, trimmed."""
+    memo = _CLEANED[period]
+    done = memo.get(text)
+    if done is not None:
+        return done
+    if not text.isascii() and (
+        "\u0088" in text or "\u0098" in text or "\u0089" in text or "\u009c" in text
+    ):
+        done = " ".join(_NON_SORT.sub("", text).split()).rstrip(TRAILING)
+    else:
+        done = _collapse(text).rstrip(TRAILING)
+    if period and done[-1:] == ".":
+        done = trim_end(done)
+    return _remember(memo, text, done)
+
+
+#: ``_clean``'s answers without and with ``period``: places, publishers, subject terms and
+#: names recur from record to record (4 in 10 values in the LoC file)
+_CLEANED: tuple[dict[str, str], dict[str, str]] = ({}, {})
+
+
+def _clean_joined(text: str, period: bool) -> str:
+    """``_clean`` of what a safe ``_joiner`` made: whitespace already collapsed."""
+    if not text.isascii() and (
+        "\u0088" in text or "\u0098" in text or "\u0089" in text or "\u009c" in text
+    ):
+        return trim(_NON_SORT.sub("", text), period=period)
+    text = text.rstrip(TRAILING)
+    return trim_end(text) if period and text[-1:] == "." else text
+
+
+def _collapsed(mark: str) -> bool:
+    framed = f"x{mark}x"
+    return " ".join(framed.split()) == framed
+
+
+def _joiner(rule: Rule) -> tuple[Callable[[DataField], str], bool]:
+    """Join the wanted subfields; and whether the result always has collapsed whitespace.
 
     With ``punctuation`` (UNIMARC, whose data carries no ISBD marks) the mark given for a
     code goes before it. Without (MARC21, whose data carries them) a skipped subfield in
@@ -254,231 +342,482 @@ def _joined(f: DataField, rule: Rule) -> str:
     -> "Règne Amour : love songs".
     """
     codes = rule.subfields
-    marks = rule.punctuation
-    if marks:
-        out = ""
-        for code, value in f.subfields:
-            text = " ".join(value.split())
-            if code not in codes or not text:
-                continue
-            if not out:
-                out = text
-                continue
-            mark = marks.get(code, " ")
-            out = trim(out, period=False) if mark.strip() else out
-            if mark.startswith(".") and out.endswith("."):
-                mark = mark[1:]  # ISBD: no second full stop after an abbreviation ("т.")
-            out += mark + text
-        return out
-    parts: list[str] = []
-    for code, value in f.subfields:
-        text = " ".join(value.split())
-        if code in codes:
-            if text:
-                parts.append(text)
-        elif parts and text and text[-1] in ":;=" and not parts[-1].endswith(text[-1]):
-            parts[-1] += " " + text[-1]
-    return " ".join(parts)
+    if rule.punctuation:
+        marks = dict(rule.punctuation)
+        safe = all(_collapsed(m) and _collapsed(m[1:]) for m in marks.values())
 
+        def punctuated(f: DataField) -> str:
+            out = ""
+            for code, value in f.subfields:
+                if code not in codes:
+                    continue
+                text = _collapse(value)
+                if not text:
+                    continue
+                if not out:
+                    out = text
+                    continue
+                mark = marks.get(code, " ")
+                if mark.strip():
+                    out = trim(out, period=False)
+                if mark.startswith(".") and out.endswith("."):
+                    mark = mark[1:]  # ISBD: no second full stop after an abbreviation ("т.")
+                out += mark + text
+            # a leading mark (the text before it was all marks) is no part of the value
+            return out.lstrip(" ") if out[:1] == " " else out
 
-def _first(ix: _Index, rules: Iterable[Rule]) -> str:
-    for rule in rules:
-        for f in ix.by_tag.get(rule.exact, _NONE) if rule.exact else ix.fields(rule):
-            text = _clean(_joined(f, rule), rule)
-            if text:
-                return text
-    return ""
+        return punctuated, safe
 
-
-def _each(ix: _Index, rules: Iterable[Rule]) -> tuple[str, ...]:
-    """Each field's joined subfields (with ``each``: each subfield), cleaned, each once."""
-    out: dict[str, None] = {}
-    for rule in rules:
-        for f in ix.by_tag.get(rule.exact, _NONE) if rule.exact else ix.fields(rule):
-            values = f.values(rule.subfields) if rule.each else [_joined(f, rule)]
-            for value in values:
-                text = _clean(value, rule)
+    def joined(f: DataField) -> str:
+        subfields = f.subfields
+        if len(subfields) == 1:
+            code, value = subfields[0]
+            return _collapse(value) if code in codes else ""
+        parts: list[str] = []
+        for code, value in subfields:
+            if code in codes:
+                text = _collapse(value)
                 if text:
-                    out.setdefault(text)
-    return tuple(out)
+                    parts.append(text)
+            elif parts:
+                mark = value.rstrip()[-1:]
+                if mark in _HANDED_ON and not parts[-1].endswith(mark):
+                    parts[-1] += " " + mark
+        return " ".join(parts) if len(parts) != 1 else parts[0]
+
+    return joined, True
 
 
-def _fixed(ix: _Index, rule: Rule) -> str:
-    if rule.fixed is None:
-        return ""
-    tag, start, end = rule.fixed
-    if len(tag) == 4:  # "100a": a subfield of a data field (UNIMARC coded data)
-        value = next((f.first(tag[3]) for f in ix.by_tag.get(tag[:3], ())), "")
-    else:
-        value = ix.marc.control_value(tag)
-    return value[start:end] if len(value) >= end else ""
-
-
-def _imprint(ix: _Index, rules: Iterable[Rule]) -> tuple[str, str, int | None]:
+def _first_of(rules: Iterable[Rule]) -> _Get[str]:
+    """The first field's joined subfields that are not empty once cleaned."""
+    specs = []
     for rule in rules:
-        fields = ix.by_tag.get(rule.exact, _NONE) if rule.exact else ix.fields(rule)
-        if not fields:
-            continue
+        tag, select = _selector(rule)
+        join, collapsed = _joiner(rule)
+        specs.append(
+            (tag, select, join, _clean_joined if collapsed else _clean, rule.trim == "full")
+        )
+    if len(specs) == 1 and specs[0][0]:  # one rule, one tag: most values
+        tag, _, join, clean, period = specs[0]
 
-        def first(code: str, fields: list[DataField] = fields, rule: Rule = rule) -> str:
-            for f in fields:
-                for value in f.values(code):
-                    text = _clean(value, rule)
+        def first_of_one(by_tag: _ByTag, marc: MarcRecord) -> str:
+            found = by_tag.get(tag)
+            if found:
+                for f in found:
+                    text = join(f)
                     if text:
-                        return text
+                        text = clean(text, period)
+                        if text:
+                            return text
             return ""
 
-        year = next(
-            (y for f in fields for v in f.values(rule.date) if (y := first_year(v)) is not None),
-            None,
-        )
-        place, publisher = first(rule.place), first(rule.publisher)
-        if place or publisher or year is not None:
-            return place, publisher, year
-    return "", "", None
+        return first_of_one
 
-
-def _year(ix: _Index, rules: Iterable[Rule]) -> int | None:
-    for rule in rules:
-        year = first_year(_fixed(ix, rule))
-        if year is not None:
-            return year
-    return None
-
-
-def _isbns(ix: _Index, rules: Iterable[Rule]) -> tuple[str, ...]:
-    out: dict[str, None] = {}
-    for rule in rules:
-        for f in ix.by_tag.get(rule.exact, _NONE) if rule.exact else ix.fields(rule):
-            for value in f.values(rule.subfields):
-                number = isbn13(value)
-                if number:
-                    out.setdefault(number)
-    return tuple(out)
-
-
-def _issns(ix: _Index, rules: Iterable[Rule]) -> tuple[str, ...]:
-    out: dict[str, None] = {}
-    for rule in rules:
-        for f in ix.by_tag.get(rule.exact, _NONE) if rule.exact else ix.fields(rule):
-            for value in f.values(rule.subfields):
-                token = stdnum_issn.compact(value.strip().split(" ")[0]) if value.strip() else ""
-                if token and stdnum_issn.is_valid(token):
-                    out.setdefault(str(stdnum_issn.format(token)))
-    return tuple(out)
-
-
-def _languages(ix: _Index, rules: Iterable[Rule]) -> tuple[str, ...]:
-    out: dict[str, None] = {}
-    for rule in rules:
-        for code in language_codes(_fixed(ix, rule)):
-            out.setdefault(code)
-        for f in ix.by_tag.get(rule.exact, _NONE) if rule.exact else ix.fields(rule):
-            for value in f.values(rule.subfields):
-                for code in language_codes(value):
-                    out.setdefault(code)
-    return tuple(out)
-
-
-def _compose(f: DataField, parts: Mapping[str, str], rule: Rule) -> str:
-    """A heading from several subfields, each after its mark: ``{a: "", b: ", "}``."""
-    out = ""
-    for code, value in f.subfields:
-        if code not in parts:
-            continue
-        text = _clean(value, rule)
-        if not text:
-            continue
-        if out:
-            mark = parts[code]
-            text = text.lstrip(",.; ") if mark.strip() else text
-            if mark.endswith("(") and not text.endswith(")"):
-                text += ")"
-            out = (trim(out, period=False) if mark.strip() else out) + (mark or " ") + text
-        else:
-            out = text
-    return out
-
-
-def _heading(f: DataField, rule: Rule) -> str:
-    if isinstance(rule.heading, str):
-        return next((t for c, v in f.subfields if c in rule.heading and (t := _clean(v, rule))), "")
-    return _compose(f, rule.heading, rule)
-
-
-def _subjects(ix: _Index, rules: Iterable[Rule]) -> tuple[str, ...]:
-    out: dict[str, None] = {}
-    for rule in rules:
-        for f in ix.by_tag.get(rule.exact, _NONE) if rule.exact else ix.fields(rule):
-            if rule.each:
-                for value in f.values(rule.subfields):
-                    text = _clean(value, rule)
+    def first(by_tag: _ByTag, marc: MarcRecord) -> str:
+        for tag, select, join, clean, period in specs:
+            for f in by_tag.get(tag, _NONE) if tag else select(by_tag, marc):
+                text = join(f)
+                if text:
+                    text = clean(text, period)
                     if text:
-                        out.setdefault(text)
-                continue
-            heading = _heading(f, rule)
-            if not heading:
-                continue
-            parts = [heading]
-            parts += [
-                text for c, v in f.subfields if c in rule.subdivisions and (text := _clean(v, rule))
-            ]
-            out.setdefault(rule.separator.join(parts))
-    return tuple(out)
+                        return text
+        return ""
+
+    return first
 
 
-def _scheme(f: DataField, rule: Rule) -> str:
+def _each_of(rules: Iterable[Rule]) -> _Get[tuple[str, ...]]:
+    """Each field's joined subfields (with ``each``: each subfield), cleaned, each once."""
+    specs = []
+    for rule in rules:
+        tag, select = _selector(rule)
+        join, collapsed = _joiner(rule)
+        clean = _clean_joined if collapsed else _clean
+        codes = rule.subfields if rule.each else None
+        specs.append((tag, select, (codes, join, clean, rule.trim == "full")))
+
+    def each(by_tag: _ByTag, marc: MarcRecord) -> tuple[str, ...]:
+        out: dict[str, None] = {}
+        for tag, select, spec in specs:
+            fields = by_tag.get(tag) if tag else select(by_tag, marc)
+            if not fields:
+                continue
+            codes, join, clean, period = spec
+            for f in fields:
+                if codes is not None:
+                    for code, value in f.subfields:
+                        if code in codes:
+                            text = _clean(value, period)
+                            if text:
+                                out[text] = None
+                    continue
+                text = join(f)
+                if text:
+                    text = clean(text, period)
+                    if text:
+                        out[text] = None
+        return tuple(out)
+
+    return each
+
+
+def _fixed_of(rule: Rule) -> _Get[str] | None:
+    if rule.fixed is None:
+        return None
+    tag, start, end = rule.fixed
+    if len(tag) == 4:  # "100a": a subfield of a data field (UNIMARC coded data)
+        data_tag, code = tag[:3], tag[3]
+
+        def coded(by_tag: _ByTag, marc: MarcRecord) -> str:
+            found = by_tag.get(data_tag)
+            value = found[0].first(code) if found else ""
+            return value[start:end] if len(value) >= end else ""
+
+        return coded
+
+    def control(by_tag: _ByTag, marc: MarcRecord) -> str:
+        for control_tag, value in marc.control:
+            if control_tag == tag:
+                return value[start:end] if len(value) >= end else ""
+        return ""
+
+    return control
+
+
+def _imprint_of(rules: Iterable[Rule]) -> _Get[tuple[str, str, int | None]]:
+    """Place, publisher, year: each the first found in the fields of the first rule with any."""
+    specs = []
+    for rule in rules:
+        tag, select = _selector(rule)
+        specs.append((tag, select, (rule.place, rule.publisher, rule.date, rule.trim == "full")))
+
+    def imprint(by_tag: _ByTag, marc: MarcRecord) -> tuple[str, str, int | None]:
+        for tag, select, spec in specs:
+            fields = by_tag.get(tag) if tag else select(by_tag, marc)
+            if not fields:
+                continue
+            place_code, publisher_code, date_code, period = spec
+            place = publisher = ""
+            year: int | None = None
+            for f in fields:
+                for code, value in f.subfields:
+                    if not place and code in place_code:
+                        place = _clean(value, period)
+                    if not publisher and code in publisher_code:
+                        publisher = _clean(value, period)
+                    if year is None and code in date_code:
+                        year = _year(value)
+            if place or publisher or year is not None:
+                return place, publisher, year
+        return "", "", None
+
+    return imprint
+
+
+_YEARS: dict[str, int | None] = {}
+
+
+def _year(value: str) -> int | None:
+    """``first_year``, remembered: imprint dates ("1899.", "c1974.") recur."""
+    if value in _YEARS:
+        return _YEARS[value]
+    return _remember(_YEARS, value, first_year(value))
+
+
+def _year_of(rules: Iterable[Rule]) -> _Get[int | None]:
+    getters = [g for g in map(_fixed_of, rules) if g is not None]
+
+    def year(by_tag: _ByTag, marc: MarcRecord) -> int | None:
+        for fixed in getters:
+            found = first_year(fixed(by_tag, marc))
+            if found is not None:
+                return found
+        return None
+
+    return year
+
+
+def _isbns_of(rules: Iterable[Rule]) -> _Get[tuple[str, ...]]:
+    specs = [(*_selector(rule), rule.subfields) for rule in rules]
+
+    def isbns(by_tag: _ByTag, marc: MarcRecord) -> tuple[str, ...]:
+        out: dict[str, None] = {}
+        for tag, select, codes in specs:
+            for f in by_tag.get(tag, _NONE) if tag else select(by_tag, marc):
+                for code, value in f.subfields:
+                    if code in codes:
+                        number = isbn13(value)
+                        if number:
+                            out[number] = None
+        return tuple(out)
+
+    return isbns
+
+
+def _issns_of(rules: Iterable[Rule]) -> _Get[tuple[str, ...]]:
+    specs = [(*_selector(rule), rule.subfields) for rule in rules]
+
+    def issns(by_tag: _ByTag, marc: MarcRecord) -> tuple[str, ...]:
+        out: dict[str, None] = {}
+        for tag, select, codes in specs:
+            for f in by_tag.get(tag, _NONE) if tag else select(by_tag, marc):
+                for value in f.values(codes):
+                    token = (
+                        stdnum_issn.compact(value.strip().split(" ")[0]) if value.strip() else ""
+                    )
+                    if token and stdnum_issn.is_valid(token):
+                        out[str(stdnum_issn.format(token))] = None
+        return tuple(out)
+
+    return issns
+
+
+_LANGUAGES: dict[str, tuple[str, ...]] = {}
+
+
+def _language_codes(value: str) -> tuple[str, ...]:
+    codes = _LANGUAGES.get(value)
+    if codes is None:
+        codes = _remember(_LANGUAGES, value, tuple(language_codes(value)))
+    return codes
+
+
+def _languages_of(rules: Iterable[Rule]) -> _Get[tuple[str, ...]]:
+    specs = [(_fixed_of(rule), *_selector(rule), rule.subfields) for rule in rules]
+
+    def languages(by_tag: _ByTag, marc: MarcRecord) -> tuple[str, ...]:
+        out: dict[str, None] = {}
+        for fixed, tag, select, codes in specs:
+            if fixed is not None:
+                for code in _language_codes(fixed(by_tag, marc)):
+                    out[code] = None
+            for f in by_tag.get(tag, _NONE) if tag else select(by_tag, marc):
+                for c, value in f.subfields:
+                    if c in codes:
+                        for code in _language_codes(value):
+                            out[code] = None
+        return tuple(out)
+
+    return languages
+
+
+def _composer(parts: Mapping[str, str], period: bool) -> Callable[[DataField], str]:
+    """A heading from several subfields, each after its mark: ``{a: "", b: ", "}``."""
+    # per code: the mark, whether it is more than a space, whether it opens a parenthesis
+    marks = {
+        code: (mark or " ", bool(mark.strip()), mark.endswith("(")) for code, mark in parts.items()
+    }
+    if len(marks) == 1:
+        ((only, (only_mark, _, _)),) = marks.items()
+        if only_mark == " ":  # {a: ""}: the values of one code, space-separated
+
+            def single(f: DataField) -> str:
+                out = ""
+                for code, value in f.subfields:
+                    if code == only:
+                        text = _clean(value, period)
+                        if text:
+                            out = out + " " + text if out else text
+                return out
+
+            return single
+
+    def compose(f: DataField) -> str:
+        out = ""
+        for code, value in f.subfields:
+            spec = marks.get(code)
+            if spec is None:
+                continue
+            text = _clean(value, period)
+            if not text:
+                continue
+            if out:
+                mark, visible, paren = spec
+                if visible:
+                    text = text.lstrip(",.; ")
+                    out = trim(out, period=False)
+                if paren and not text.endswith(")"):
+                    text += ")"
+                out += mark + text
+            else:
+                out = text
+        return out
+
+    return compose
+
+
+def _subjects_of(rules: Iterable[Rule]) -> _Get[tuple[str, ...]]:
+    specs = []
+    for rule in rules:
+        tag, select = _selector(rule)
+        period = rule.trim == "full"
+        heading = rule.heading
+        compose = None if isinstance(heading, str) else _composer(heading, period)
+        each = rule.subfields if rule.each else None
+        first = heading if isinstance(heading, str) else ""
+        spec = (each, compose, first, rule.subdivisions, rule.separator, period)
+        specs.append((tag, select, spec))
+
+    def subjects(by_tag: _ByTag, marc: MarcRecord) -> tuple[str, ...]:
+        out: dict[str, None] = {}
+        for tag, select, spec in specs:
+            fields = by_tag.get(tag) if tag else select(by_tag, marc)
+            if not fields:
+                continue
+            each, compose, first, subdivisions, separator, period = spec
+            for f in fields:
+                if each is not None:
+                    for code, value in f.subfields:
+                        if code in each:
+                            text = _clean(value, period)
+                            if text:
+                                out[text] = None
+                    continue
+                heading = compose(f) if compose is not None else ""
+                parts: list[str] = []
+                for code, value in f.subfields:
+                    if compose is None and not heading and code in first:
+                        heading = _clean(value, period)
+                    if code in subdivisions:
+                        text = _clean(value, period)
+                        if text:
+                            parts.append(text)
+                if heading:
+                    out[separator.join([heading, *parts]) if parts else heading] = None
+        return tuple(out)
+
+    return subjects
+
+
+def _scheme_of(rule: Rule) -> Callable[[DataField], str] | None:
+    """How a field names its own scheme, when the rule does not say it once for all."""
     if not rule.scheme_from:
-        return rule.scheme
-    given = f.first(rule.scheme_from).strip().lower()
-    if not given:
-        return rule.scheme
-    for prefix, scheme in rule.schemes.items():
-        if given.startswith(prefix.lower()):
-            return scheme
-    return given
+        return None
+    code, default = rule.scheme_from, rule.scheme
+    prefixes = tuple((prefix.lower(), scheme) for prefix, scheme in rule.schemes.items())
+
+    def scheme(f: DataField) -> str:
+        given = f.first(code).strip().lower()
+        if not given:
+            return default
+        for prefix, name in prefixes:
+            if given.startswith(prefix):
+                return name
+        return given
+
+    return scheme
 
 
-def _coded(ix: _Index, rules: Iterable[Rule]) -> tuple[tuple[str, str], ...]:
+def _coded_of(rules: Iterable[Rule]) -> _Get[tuple[tuple[str, str], ...]]:
     """(scheme, value) pairs: identifiers and classifications."""
-    out: dict[tuple[str, str], None] = {}
+    specs = []
     for rule in rules:
-        for f in ix.by_tag.get(rule.exact, _NONE) if rule.exact else ix.fields(rule):
-            scheme = _scheme(f, rule)
-            values = f.values(rule.subfields) if rule.each else [_joined(f, rule)]
-            for value in values:
-                text = lccn(value) if scheme == "lccn" else trim(value, period=False)
-                if text and scheme:
-                    out.setdefault((scheme, text))
-    return tuple(out)
+        tag, select = _selector(rule)
+        join, collapsed = _joiner(rule)
+        each = rule.subfields if rule.each else None
+        specs.append((tag, select, (rule.scheme, _scheme_of(rule), each, join, collapsed)))
 
-
-def _names(ix: _Index, rules: Iterable[Rule]) -> tuple[tuple[str, ...], tuple[Contributor, ...]]:
-    headings: dict[str, None] = {}
-    people: dict[Contributor, None] = {}
-    terms = relator_terms()
-    for rule in rules:
-        for f in ix.by_tag.get(rule.exact, _NONE) if rule.exact else ix.fields(rule):
-            name = _compose(f, rule.name, rule) if rule.name else ""
-            if not name:
+    def coded(by_tag: _ByTag, marc: MarcRecord) -> tuple[tuple[str, str], ...]:
+        out: dict[tuple[str, str], None] = {}
+        for tag, select, spec in specs:
+            fields = by_tag.get(tag) if tag else select(by_tag, marc)
+            if not fields:
                 continue
-            headings.setdefault(name)
-            role = ""
-            if rule.role_term:
-                term = trim(f.first(rule.role_term)).lower()
-                role = terms.get(term, term)
-            if not role and rule.role_code:
-                code = f.first(rule.role_code).strip().lower()
-                role = terms.get(code, code)
-            kind = rule.kind
-            if rule.meeting_ind1 and f.ind1 in rule.meeting_ind1:
-                kind = "meeting"
-            dates = trim(f.first(rule.dates)) if rule.dates else ""
-            role = role or rule.default_role
-            if not role and any(p.name == name and p.dates == dates for p in people):
-                continue  # a name/title entry for someone already named
-            people.setdefault(Contributor(name, role, dates, kind))
-    return tuple(headings), tuple(people)
+            scheme, scheme_of, each, join, collapsed = spec
+            for f in fields:
+                if scheme_of is not None:
+                    scheme = scheme_of(f)
+                if not scheme:
+                    continue
+                if each is not None:
+                    for code, value in f.subfields:
+                        if code in each:
+                            text = lccn(value) if scheme == "lccn" else trim(value, period=False)
+                            if text:
+                                out[scheme, text] = None
+                    continue
+                value = join(f)
+                if not value:
+                    continue
+                if scheme == "lccn":
+                    text = lccn(value)
+                elif collapsed:
+                    text = value.rstrip(TRAILING)
+                else:
+                    text = trim(value, period=False)
+                if text:
+                    out[scheme, text] = None
+        return tuple(out)
+
+    return coded
+
+
+_TERMS: dict[str, str] = {}
+_CODES: dict[str, str] = {}
+
+
+def _role(value: str, term: bool) -> str:
+    """The relator term a ``$e``-like term (``term``) or a ``$4``-like code stands for."""
+    memo = _TERMS if term else _CODES
+    role = memo.get(value)
+    if role is None:
+        given = trim(value).lower() if term else value.strip().lower()
+        role = _remember(memo, value, relator_terms().get(given, given))
+    return role
+
+
+def _names_of(rules: Iterable[Rule]) -> _Get[tuple[tuple[str, ...], tuple[Contributor, ...]]]:
+    specs = []
+    for rule in rules:
+        if not rule.name:
+            continue  # a rule without a heading names no one
+        tag, select = _selector(rule)
+        compose = _composer(rule.name, rule.trim == "full")
+        # role term, role code, dates: subfield codes whose first value is taken
+        wanted = (rule.role_term, rule.role_code, rule.dates)
+        spec = (compose, *wanted, any(wanted), rule.kind, rule.meeting_ind1, rule.default_role)
+        specs.append((tag, select, spec))
+
+    def names(by_tag: _ByTag, marc: MarcRecord) -> tuple[tuple[str, ...], tuple[Contributor, ...]]:
+        headings: dict[str, None] = {}
+        people: dict[tuple[str, str, str, str], Contributor] = {}
+        named: set[tuple[str, str]] = set()
+        for tag, select, spec in specs:
+            fields = by_tag.get(tag) if tag else select(by_tag, marc)
+            if not fields:
+                continue
+            compose, term_code, role_code, dates_code, wanted, kind, meeting, default = spec
+            for f in fields:
+                name = compose(f)
+                if not name:
+                    continue
+                headings[name] = None
+                term = code = dates = ""
+                if wanted:
+                    for c, value in f.subfields:
+                        if value:
+                            if term_code and not term and c in term_code:
+                                term = value
+                            if role_code and not code and c in role_code:
+                                code = value
+                            if dates_code and not dates and c in dates_code:
+                                dates = value
+                role = _role(term, True) if term else ""
+                if not role and code:
+                    role = _role(code, False)
+                if dates:  # ``trim``: ``_clean`` but for the non-sort markers, never in ASCII
+                    dates = _clean(dates, True) if dates.isascii() else trim(dates)
+                role = role or default
+                if not role and (name, dates) in named:
+                    continue  # a name/title entry for someone already named
+                who = kind if not (meeting and f.ind1 in meeting) else "meeting"
+                key = (name, role, dates, who)
+                if key not in people:
+                    people[key] = Contributor(name, role, dates, who)
+                    named.add((name, dates))
+        return tuple(headings), tuple(people.values())
+
+    return names
 
 
 def embedded_fields(f: DataField) -> list[DataField]:
@@ -506,25 +845,87 @@ def embedded_fields(f: DataField) -> list[DataField]:
     return out
 
 
-def _set(ix: _Index, rules: Iterable[Rule]) -> tuple[_Index, str] | None:
+def _set_of(
+    rules: Iterable[Rule],
+) -> Callable[[_ByTag, MarcRecord], tuple[_ByTag, MarcRecord, str] | None]:
     """The set a volume belongs to (its embedded fields) and the volume designation.
 
     An analytic record (leader/07 ``a``: an article) keeps its own title: its links name
     the journal it appeared in, not a set it is a part of.
     """
-    if ix.marc.leader[7:8] == "a":
+    specs = [(*_selector(rule), rule.subfields) for rule in rules]
+
+    def whole(by_tag: _ByTag, marc: MarcRecord) -> tuple[_ByTag, MarcRecord, str] | None:
+        if marc.leader[7:8] == "a":
+            return None
+        for tag, select, codes in specs:
+            for f in by_tag.get(tag, _NONE) if tag else select(by_tag, marc):
+                inner = embedded_fields(f)
+                if any(g.tag == "200" for g in inner):
+                    whole = MarcRecord("", (), tuple(inner), marc.charset, marc.flavour)
+                    return _by_tag(inner), whole, trim(f.first(codes), period=False)
         return None
-    for rule in rules:
-        for f in ix.by_tag.get(rule.exact, _NONE) if rule.exact else ix.fields(rule):
-            inner = embedded_fields(f)
-            if any(g.tag == "200" for g in inner):
-                marc = MarcRecord("", (), tuple(inner), ix.marc.charset, ix.marc.flavour)
-                return _Index(marc), trim(f.first(rule.subfields), period=False)
-    return None
+
+    return whole
 
 
-def _format(marc: MarcRecord, rules: Iterable[Rule]) -> str:
-    leader = marc.leader
+_Volume = Callable[[_ByTag, MarcRecord, str], tuple[_ByTag, MarcRecord, str] | None]
+
+
+def _volume_of(rules: FieldMap) -> _Volume | None:
+    """For a volume of a set: the set's fields, and the title "set. volume, own title"."""
+    if not rules["set"]:
+        return None
+    whole_of = _set_of(rules["set"])
+    set_title_of = _first_of(dataclasses.replace(r, subfields="a") for r in rules["title"])
+
+    def volume_title(
+        by_tag: _ByTag, marc: MarcRecord, title: str
+    ) -> tuple[_ByTag, MarcRecord, str] | None:
+        whole = whole_of(by_tag, marc)
+        if whole is None:
+            return None
+        set_by_tag, set_marc, volume = whole
+        set_title = set_title_of(set_by_tag, set_marc)
+        own = title if title and title != set_title else ""
+        if volume and own.startswith(trim(volume, period=False)):
+            volume = ""  # the volume's own title starts with its number: "Т. 2. кн. 4, ..."
+        # ISBD: "Common title. Number of part, Title of part"
+        combined = trim(set_title, period=False)
+        if volume:
+            combined = _full_stop(combined) + trim(volume, period=False)
+        if own:
+            combined = (combined + ", " if volume else _full_stop(combined)) + trim(
+                own, period=False
+            )
+        return set_by_tag, set_marc, combined
+
+    return volume_title
+
+
+def _full_stop(text: str) -> str:
+    """ISBD ". " after ``text``, not doubled after an abbreviation ("в 22 т." + ". Т. 4")."""
+    return text + (" " if text.endswith(".") else ". ")
+
+
+def _format_of(rules: Iterable[Rule]) -> Callable[[str], str]:
+    """The format a leader says; remembered by the leader positions the rules look at."""
+    rules = tuple(rules)
+    positions = [int(p) for rule in rules for p, _, _ in rule.when if int(p) >= 0]
+    low, high = (min(positions), max(positions) + 1) if positions else (0, 0)
+    memo: dict[str, str] = {}
+
+    def format_of(leader: str) -> str:
+        key = leader[low:high]
+        found = memo.get(key)
+        if found is None:
+            found = _remember(memo, key, _format(leader, rules))
+        return found
+
+    return format_of
+
+
+def _format(leader: str, rules: Iterable[Rule]) -> str:
     for rule in rules:
         for position, values, result in rule.when:
             index = int(position)
@@ -535,50 +936,93 @@ def _format(marc: MarcRecord, rules: Iterable[Rule]) -> str:
     return "book"
 
 
-def _volume_title(ix: _Index, rules: FieldMap, title: str) -> tuple[_Index, str] | None:
-    """For a volume of a set: the set's fields, and the title "set. volume, own title"."""
-    whole = _set(ix, rules["set"])
-    if whole is None:
-        return None
-    set_ix, volume = whole
-    set_title = _first(set_ix, [dataclasses.replace(r, subfields="a") for r in rules["title"]])
-    own = title if title and title != set_title else ""
-    if volume and own.startswith(trim(volume, period=False)):
-        volume = ""  # the volume's own title starts with its number: "Т. 2. кн. 4, ..."
-    # ISBD: "Common title. Number of part, Title of part"
-    combined = trim(set_title, period=False)
-    if volume:
-        combined = _full_stop(combined) + trim(volume, period=False)
-    if own:
-        combined = (combined + ", " if volume else _full_stop(combined)) + trim(own, period=False)
-    return set_ix, combined
+_PAGES: dict[str, int | None] = {}
 
 
-def _full_stop(text: str) -> str:
-    """ISBD ". " after ``text``, not doubled after an abbreviation ("в 22 т." + ". Т. 4")."""
-    return text + (" " if text.endswith(".") else ". ")
+def _pages(extent: str) -> int | None:
+    if extent in _PAGES:
+        return _PAGES[extent]
+    return _remember(_PAGES, extent, pages_of(extent))
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A field map compiled: one reader per canonical value."""
+
+    title: _Get[str]
+    subtitle: _Get[str]
+    responsibility: _Get[str]
+    uniform_title: _Get[str]
+    edition: _Get[str]
+    extent: _Get[str]
+    imprint: _Get[tuple[str, str, int | None]]
+    year: _Get[int | None]
+    names: _Get[tuple[tuple[str, ...], tuple[Contributor, ...]]]
+    volume: _Volume | None
+    parallel_titles: _Get[tuple[str, ...]]
+    series: _Get[tuple[str, ...]]
+    links: _Get[tuple[str, ...]]
+    isbns: _Get[tuple[str, ...]]
+    issns: _Get[tuple[str, ...]]
+    languages: _Get[tuple[str, ...]]
+    subjects: _Get[tuple[str, ...]]
+    identifiers: _Get[tuple[tuple[str, str], ...]]
+    classifications: _Get[tuple[tuple[str, str], ...]]
+    format: Callable[[str], str]
+
+
+_PLANS: dict[str, _Plan] = {}
+
+
+def _plan(flavour: str) -> _Plan:
+    plan = _PLANS.get(flavour)
+    if plan is None:
+        rules = field_map(flavour)
+        plan = _PLANS[flavour] = _Plan(
+            title=_first_of(rules["title"]),
+            subtitle=_first_of(rules["subtitle"]),
+            responsibility=_first_of(rules["responsibility"]),
+            uniform_title=_first_of(rules["uniform_title"]),
+            edition=_first_of(rules["edition"]),
+            extent=_first_of(rules["extent"]),
+            imprint=_imprint_of(rules["imprint"]),
+            year=_year_of(rules["year"]),
+            names=_names_of(rules["names"]),
+            volume=_volume_of(rules),
+            parallel_titles=_each_of(rules["parallel_titles"]),
+            series=_each_of(rules["series"]),
+            links=_each_of(rules["links"]),
+            isbns=_isbns_of(rules["isbns"]),
+            issns=_issns_of(rules["issns"]),
+            languages=_languages_of(rules["languages"]),
+            subjects=_subjects_of(rules["subjects"]),
+            identifiers=_coded_of(rules["identifiers"]),
+            classifications=_coded_of(rules["classifications"]),
+            format=_format_of(rules["format"]),
+        )
+    return plan
 
 
 def to_record(marc: MarcRecord, raw: RawRecord | None = None) -> Record:
     """Map a decoded MARC record (any flavour with a field map) to the canonical ``Record``."""
-    rules = field_map(marc.flavour)
-    ix = _Index(marc)
-    title = _first(ix, rules["title"])
-    responsibility = _first(ix, rules["responsibility"])
-    place, publisher, year = _imprint(ix, rules["imprint"])
+    plan = _PLANS.get(marc.flavour) or _plan(marc.flavour)
+    by_tag = _by_tag(marc.fields)
+    title = plan.title(by_tag, marc)
+    responsibility = plan.responsibility(by_tag, marc)
+    place, publisher, year = plan.imprint(by_tag, marc)
     if year is None:
-        year = _year(ix, rules["year"])
-    authors, contributors = _names(ix, rules["names"])
-    volume = _volume_title(ix, rules, title) if rules["set"] else None
+        year = plan.year(by_tag, marc)
+    authors, contributors = plan.names(by_tag, marc)
+    volume = plan.volume(by_tag, marc, title) if plan.volume is not None else None
     if volume is not None:  # what a volume lacks, its set says
-        set_ix, title = volume
-        responsibility = responsibility or _first(set_ix, rules["responsibility"])
+        set_by_tag, set_marc, title = volume
+        responsibility = responsibility or plan.responsibility(set_by_tag, set_marc)
         if not (place or publisher):
-            place, publisher, set_year = _imprint(set_ix, rules["imprint"])
+            place, publisher, set_year = plan.imprint(set_by_tag, set_marc)
             year = year if year is not None else set_year
         if not authors:
-            authors, contributors = _names(set_ix, rules["names"])
-    extent = _first(ix, rules["extent"])
+            authors, contributors = plan.names(set_by_tag, set_marc)
+    extent = plan.extent(by_tag, marc)
     return Record(
         title=title,
         responsibility=responsibility,
@@ -586,26 +1030,26 @@ def to_record(marc: MarcRecord, raw: RawRecord | None = None) -> Record:
         publisher=publisher,
         place=place,
         year=year,
-        edition=_first(ix, rules["edition"]),
-        isbns=_isbns(ix, rules["isbns"]),
-        languages=_languages(ix, rules["languages"]),
-        subjects=_subjects(ix, rules["subjects"]),
+        edition=plan.edition(by_tag, marc),
+        isbns=plan.isbns(by_tag, marc),
+        languages=plan.languages(by_tag, marc),
+        subjects=plan.subjects(by_tag, marc),
         flavour=marc.flavour,
         charset=marc.charset,
         charset_suspect=marc.charset_suspect,
-        subtitle=_first(ix, rules["subtitle"]),
-        parallel_titles=_each(ix, rules["parallel_titles"]),
-        uniform_title=_first(ix, rules["uniform_title"]),
+        subtitle=plan.subtitle(by_tag, marc),
+        parallel_titles=plan.parallel_titles(by_tag, marc),
+        uniform_title=plan.uniform_title(by_tag, marc),
         contributors=contributors,
         extent=extent,
-        pages=pages_of(extent),
-        series=_each(ix, rules["series"]),
-        issns=_issns(ix, rules["issns"]),
-        identifiers=_coded(ix, rules["identifiers"]),
-        classifications=_coded(ix, rules["classifications"]),
-        format=_format(marc, rules["format"]),
-        links=_each(ix, rules["links"]),
-        holdings=holdings_of(marc, ix.by_tag),
+        pages=_pages(extent),
+        series=plan.series(by_tag, marc),
+        issns=plan.issns(by_tag, marc),
+        identifiers=plan.identifiers(by_tag, marc),
+        classifications=plan.classifications(by_tag, marc),
+        format=plan.format(marc.leader),
+        links=plan.links(by_tag, marc),
+        holdings=holdings_of(marc, by_tag),
         target_id=raw.target_id if raw else "",
         position=raw.position if raw else 0,
         raw=raw,

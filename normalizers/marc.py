@@ -6,6 +6,12 @@ model is too slow for the hot path and stops a whole file at one bad record) and
 first, else from what the record declares, checked against its bytes. MARCXML is read with
 hardened lxml, not pymarc's SAX reader. Every failure is ``core.RecordError``.
 
+Splitting a decoded record into fields and subfields (``_fields``) is C when
+``normalizers._marcread`` is built (see ``iso2709.NATIVE``): ~100 small strings and tuples a
+record cost ~50 µs in Python, ~4 in C. Deciding the flavour and the charset stays here, and
+so do MARC-8, ISO 5426 and every record that does not decode cleanly in one go.
+``_fields_py`` is the specification the C code is tested against.
+
 >>> from normalizers.iso2709 import encode
 >>> raw = encode(b"00000nam  2200000   450 ", [
 ...     ("100", b"  \\x1fa20240101d2024    u  y0rusy0189    ca"),
@@ -18,8 +24,9 @@ hardened lxml, not pymarc's SAX reader. Every failure is ``core.RecordError``.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import NamedTuple
 
 from lxml import etree
@@ -140,15 +147,31 @@ def detect_flavour(
     a RUSMARC-only charset in 100 $a/26-29, was catalogued in Russia (801 $a ``RU``), carries
     a Russian record id (``RU\\...``), or the hint says so.
     """
-    present = set(tags)
-    marc21 = sum(w for t, w in _MARC21_TAGS.items() if t in present)
-    unimarc = sum(w for t, w in _UNIMARC_TAGS.items() if t in present)
-    if marc21 == unimarc:
-        family = "unimarc" if hint in ("unimarc", "rusmarc") else "marc21"
-    else:
-        family = "marc21" if marc21 > unimarc else "unimarc"
-    if family == "marc21":
+    if _family(tags, hint) == "marc21":
         return "marc21"
+    return _unimarc_flavour(field_100a, field_801a, field_001, hint)
+
+
+# tag -> (MARC21 weight, UNIMARC weight)
+_WEIGHTS = {
+    t: (_MARC21_TAGS.get(t, 0), _UNIMARC_TAGS.get(t, 0)) for t in {*_MARC21_TAGS, *_UNIMARC_TAGS}
+}
+_WEIGHED = frozenset(_WEIGHTS)
+
+
+def _family(tags: Sequence[str] | set[str], hint: str) -> str:
+    """``marc21`` or ``unimarc``, from the tags (``hint`` breaks a tie)."""
+    marc21 = unimarc = 0
+    for tag in _WEIGHED.intersection(tags):  # each tag counts once
+        m, u = _WEIGHTS[tag]
+        marc21 += m
+        unimarc += u
+    if marc21 == unimarc:
+        return "unimarc" if hint in ("unimarc", "rusmarc") else "marc21"
+    return "marc21" if marc21 > unimarc else "unimarc"
+
+
+def _unimarc_flavour(field_100a: str, field_801a: str, field_001: str, hint: str) -> str:
     russian = (
         field_100a[26:28] in _RUSMARC_CHARSETS
         or field_100a[28:30] in _RUSMARC_CHARSETS
@@ -206,9 +229,9 @@ def read_iso2709(
     record syntax a server announced) breaks a tie.
     """
     fast = iso2709.parse_contiguous(data)
+    values: list[bytes] | None = None  # the fields' bytes, split only when needed
     if fast is not None:
         leader_bytes, tags, body = fast
-        values = body.split(b"\x1e")[: len(tags)]
     else:
         leader_bytes, raw_fields = iso2709.parse(data)
         tags = [t for t, _ in raw_fields]
@@ -216,27 +239,30 @@ def read_iso2709(
         body = b"\x1e".join(values)
     if flavour:
         chosen = _flavour_name(flavour)
+    elif _family(tags, hint) == "marc21":
+        chosen = "marc21"
     else:
-        chosen = detect_flavour(
-            tags,
-            field_100a=_subfield_a(_raw_value(tags, values, "100")),
-            field_801a=_subfield_a(_raw_value(tags, values, "801")),
-            field_001=_raw_value(tags, values, "001").decode("latin-1"),
-            hint=hint,
+        values = body.split(b"\x1e")[: len(tags)] if values is None else values
+        chosen = _unimarc_flavour(
+            _subfield_a(_raw_value(tags, values, "100")),
+            _subfield_a(_raw_value(tags, values, "801")),
+            _raw_value(tags, values, "001").decode("latin-1"),
+            hint,
         )
     suspect = False
-    texts: list[str] | None = None
+    text: str | None = None
     if charset:
         used = canonical_charset(charset)
     else:
         if chosen == "marc21":
             declared = marc21_declared(leader_bytes)
         else:
+            values = body.split(b"\x1e")[: len(tags)] if values is None else values
             declared = unimarc_declared(_subfield_a(_raw_value(tags, values, "100")))
         used = ""
         if declared == "utf-8" or body.isascii():
             try:  # the usual case, decided by one decode
-                texts = body.decode("utf-8").split("\x1e")[: len(tags)]
+                text = body.decode("utf-8")
                 used = declared or "utf-8"
             except UnicodeDecodeError:
                 pass
@@ -244,30 +270,73 @@ def read_iso2709(
             family = "marc21" if chosen == "marc21" else "unimarc"
             guess = guess_charset(body, family=family, declared=declared)
             used, suspect = guess.charset, guess.suspect
-    if texts is None and used in _STATELESS:
-        text, clean = decoder(used)(body)
+    if text is None and used in _STATELESS:
+        decoded, clean = decoder(used)(body)
         if clean:
-            texts = text.split("\x1e")[: len(tags)]
+            text = decoded
     leader = _leader_text(leader_bytes, used)
-    if texts is not None and len(texts) == len(tags):
-        control, fields, order = _from_texts(tags, texts, body.isascii())
+    split = None if text is None else _fields(tags, text)
+    if split is not None:
+        control, fields, order = split
         clean = True
     else:
+        values = body.split(b"\x1e")[: len(tags)] if values is None else values
         control, fields, order, clean = _decode_fields(tags, values, used)
-    return MarcRecord(leader, control, fields, used, chosen, suspect or not clean, order)
+    return _record(leader, control, fields, used, chosen, suspect or not clean, order)
+
+
+def _setter(name: str) -> Callable[[MarcRecord, object], None]:
+    setter: Callable[[MarcRecord, object], None] = getattr(MarcRecord, name).__set__
+    return setter
+
+
+_set_leader, _set_control, _set_fields = _setter("leader"), _setter("control"), _setter("fields")
+_set_charset, _set_flavour = _setter("charset"), _setter("flavour")
+_set_suspect, _set_order = _setter("charset_suspect"), _setter("order")
+_new_record = object.__new__
+
+
+def _record(
+    leader: str,
+    control: tuple[tuple[str, str], ...],
+    data: tuple[DataField, ...],
+    charset: str,
+    flavour: str,
+    suspect: bool,
+    order: str,
+) -> MarcRecord:
+    """``MarcRecord(...)`` with its slots set directly: the frozen dataclass's ``__init__``
+    goes through ``object.__setattr__`` for each field, a tenth of reading a record. (Give
+    MarcRecord a ``__post_init__`` and this must call it.)"""
+    record: MarcRecord = _new_record(MarcRecord)
+    _set_leader(record, leader)
+    _set_control(record, control)
+    _set_fields(record, data)
+    _set_charset(record, charset)
+    _set_flavour(record, flavour)
+    _set_suspect(record, suspect)
+    _set_order(record, order)
+    return record
 
 
 # 0x1E and 0x1F cannot be part of a character in these: the record is decoded in one go
 _STATELESS = ("utf-8", "ascii", "cp1251", "koi8-r", "cp866", "cp1252", "iso8859-1", "iso8859-5")
 _new_field = tuple.__new__
 
-
+_Fields = tuple[tuple[tuple[str, str], ...], tuple[DataField, ...], str]
 _PLAIN = frozenset(" 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ#|")
 
 
-def _from_texts(
-    tags: list[str], texts: list[str], plain: bool
-) -> tuple[tuple[tuple[str, str], ...], tuple[DataField, ...], str]:
+def _fields_py(tags: list[str], text: str) -> _Fields | None:
+    """(control fields, data fields, order) from a record's decoded data area, or None when
+    it holds fewer fields than ``tags``. ``_marcread.fields`` is the same in C."""
+    texts = text.split("\x1e")[: len(tags)]
+    if len(texts) != len(tags):
+        return None
+    return _from_texts(tags, texts, text.isascii())
+
+
+def _from_texts(tags: list[str], texts: list[str], plain: bool) -> _Fields:
     """Fields from their decoded text (the fast path: one decode for the whole record).
 
     ``plain``: the whole record is ASCII, so no value needs normalizing.
@@ -339,6 +408,14 @@ def _code(char: str) -> str:
         return char
     base = unicodedata.normalize("NFKD", char)[:1]
     return base if base.isascii() and base.isalnum() else char
+
+
+#: ``_fields_py``, or the same in C when the extension is built (see ``iso2709.NATIVE``)
+_fields: Callable[[list[str], str], _Fields | None] = _fields_py
+if iso2709.NATIVE:
+    from normalizers._marcread import fields as _native_fields
+
+    _fields = partial(_native_fields, DataField, nfc, _code)
 
 
 # -- MARCXML ----------------------------------------------------------------------------------

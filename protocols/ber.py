@@ -7,9 +7,13 @@ values. Nothing here does I/O:
 
 * ``frame(buffer)`` says whether a buffer starts with a complete PDU: ``None`` (need more
   bytes), the PDU's length in bytes, or ``BERError`` (broken, too big, too deep). Like YAZ's
-  ``cs_complete_auto`` it is a pure function that the connection object calls on each read.
+  ``cs_complete_auto`` it is a pure function that the connection object calls on each read;
+  given a ``FrameProgress`` it resumes where the last call stopped, so a PDU that arrives in
+  many reads is walked once, not once per read.
 * ``decode(data)`` parses one TLV into an ``Element`` tree; its accessors (``integer()``,
-  ``oid()``, ``text()``, ...) decode primitive contents.
+  ``oid()``, ``text()``, ...) decode primitive contents. ``decode_one``, ``read_header`` and
+  ``is_end_of_contents`` let a codec walk a value itself where it knows the shape to expect
+  (``protocols.z3950.apdu`` reads the records of a response that way).
 * ``tlv``, ``constructed``, ``integer``, ``boolean``, ... build encodings.
 
 >>> element = decode(integer(300))
@@ -46,6 +50,7 @@ __all__ = [
     "Element",
     "External",
     "ExternalEncoding",
+    "FrameProgress",
     "Tag",
     "TagClass",
     "bit_string",
@@ -62,9 +67,11 @@ __all__ = [
     "external",
     "frame",
     "integer",
+    "is_end_of_contents",
     "null",
     "octets",
     "oid",
+    "read_header",
     "string",
     "tlv",
 ]
@@ -225,27 +232,94 @@ def _is_eoc(buf: bytes | bytearray | memoryview, pos: int, end: int) -> bool:
     return buf[pos] == 0 and buf[pos + 1] == 0
 
 
-def _skip(
-    buf: bytes | bytearray | memoryview, pos: int, depth: int, max_size: int, max_depth: int
-) -> int:
-    """End offset of the TLV at ``pos``; walks into indefinite-length values only."""
-    if depth > max_depth:
-        raise BERError(f"nesting deeper than {max_depth}", pos)
-    _tag, length, content_start = _read_header(buf, pos, len(buf))
-    if length is not None:
+@dataclass(slots=True)
+class FrameProgress:
+    """Where ``frame`` stopped in a buffer that did not yet hold a whole PDU.
+
+    ``offset`` is the first TLV not yet walked, ``depth`` how many indefinite-length values
+    are open there. Pass the same object with the grown buffer to go on from there; ``frame``
+    resets it when it finds the end of the PDU.
+    """
+
+    offset: int = 0
+    depth: int = 0
+
+
+def _scan(
+    buf: bytes | bytearray | memoryview,
+    progress: FrameProgress,
+    max_size: int,
+    max_depth: int,
+) -> int | None:
+    """End of the TLV at the start of ``buf``, walking from ``progress`` (None: incomplete).
+
+    One loop, no recursion: definite-length values are skipped by their length, so only the
+    headers of indefinite-length values and of their children are read.
+    """
+    n = len(buf)
+    pos, depth = progress.offset, progress.depth
+    while True:
+        if depth:
+            if pos + 2 > max_size:
+                raise BERError(f"PDU exceeds the limit of {max_size} bytes", 0)
+            if pos + 1 < n:
+                if buf[pos] == 0 and buf[pos + 1] == 0:
+                    pos += 2
+                    depth -= 1
+                    if not depth:
+                        progress.offset = progress.depth = 0
+                        return pos
+                    continue
+            elif pos >= n or buf[pos] == 0:
+                break  # the end-of-contents octets may be next: wait for them
+            if depth > max_depth:
+                raise BERError(f"nesting deeper than {max_depth}", pos)
+        if pos >= n:
+            break
+        first = buf[pos]
+        octet = buf[pos + 1] if pos + 1 < n else 0xFF
+        length: int | None
+        if first & 0x1F != 0x1F and first and octet != 0xFF:
+            # the common headers: one identifier octet; short, indefinite or 1-2 octet length
+            if octet < 0x80:
+                length = octet
+                content_start = pos + 2
+            elif octet == 0x80:
+                if not first & 0x20:
+                    raise BERError("indefinite length on a primitive value", pos)
+                length = None
+                content_start = pos + 2
+            elif octet == 0x81 and pos + 2 < n:
+                length = buf[pos + 2]
+                content_start = pos + 3
+            elif octet == 0x82 and pos + 3 < n:
+                length = (buf[pos + 2] << 8) | buf[pos + 3]
+                content_start = pos + 4
+            else:
+                try:
+                    _tag, length, content_start = _read_header(buf, pos, n)
+                except _Incomplete:
+                    break
+        else:
+            try:
+                _tag, length, content_start = _read_header(buf, pos, n)
+            except _Incomplete:
+                break
+        if length is None:
+            depth += 1
+            pos = content_start
+            continue
         end = content_start + length
         if end > max_size:
             raise BERError(f"PDU of {end} bytes exceeds the limit of {max_size}", 0)
-        if end > len(buf):
-            raise _Incomplete
-        return end
-    child = content_start
-    while True:
-        if child + 2 > max_size:
-            raise BERError(f"PDU exceeds the limit of {max_size} bytes", 0)
-        if _is_eoc(buf, child, len(buf)):
-            return child + 2
-        child = _skip(buf, child, depth + 1, max_size, max_depth)
+        if end > n:
+            break
+        if not depth:
+            progress.offset = progress.depth = 0
+            return end
+        pos = end
+    progress.offset, progress.depth = pos, depth
+    return None
 
 
 def frame(
@@ -253,6 +327,7 @@ def frame(
     *,
     max_size: int = DEFAULT_MAX_PDU_SIZE,
     max_depth: int = DEFAULT_MAX_DEPTH,
+    progress: FrameProgress | None = None,
 ) -> int | None:
     """Length of the complete PDU at the start of ``buffer``, or None if more bytes are needed.
 
@@ -261,13 +336,13 @@ def frame(
     nest deeper than ``max_depth``. Definite-length contents are not inspected here:
     ``decode`` checks them, with the same depth cap.
 
+    ``progress`` carries the walk over from one call to the next while ``buffer`` only grows
+    at its end (a connection's receive buffer); without it every call starts at byte 0.
+
     >>> frame(b"\\x30\\x03\\x02\\x01"), frame(b"\\x30\\x03\\x02\\x01\\x05\\xff")
     (None, 5)
     """
-    try:
-        return _skip(buffer, 0, 0, max_size, max_depth)
-    except _Incomplete:
-        return None
+    return _scan(buffer, progress if progress is not None else FrameProgress(), max_size, max_depth)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -358,13 +433,29 @@ def _parse(buf: bytes, pos: int, end: int, depth: int, max_depth: int) -> Elemen
         content_end = content_start + length
         if content_end > end:
             raise _Incomplete
+        if not tag.constructed:
+            return Element(tag, buf, pos, content_start, content_end, content_end)
         children: list[Element] = []
-        if tag.constructed:
-            child = content_start
-            while child < content_end:
-                element = _parse(buf, child, content_end, depth + 1, max_depth)
-                children.append(element)
-                child = element.end
+        child = content_start
+        # primitive children with a one-octet header are built here, not in a call each
+        inline = depth < max_depth
+        while child < content_end:
+            first = buf[child]
+            small = _ONE_OCTET_TAGS[first]
+            if inline and small is not None and first & 0x20 == 0 and first:
+                if child + 1 >= content_end:
+                    raise _Incomplete
+                size = buf[child + 1]
+                if size < 0x80:
+                    child_end = child + 2 + size
+                    if child_end > content_end:
+                        raise _Incomplete
+                    children.append(Element(small, buf, child, child + 2, child_end, child_end))
+                    child = child_end
+                    continue
+            element = _parse(buf, child, content_end, depth + 1, max_depth)
+            children.append(element)
+            child = element.end
         return Element(tag, buf, pos, content_start, content_end, content_end, tuple(children))
     children = []
     child = content_start
@@ -376,11 +467,20 @@ def _parse(buf: bytes, pos: int, end: int, depth: int, max_depth: int) -> Elemen
 
 
 def decode_one(
-    data: bytes, offset: int = 0, *, max_depth: int = DEFAULT_MAX_DEPTH
+    data: bytes,
+    offset: int = 0,
+    *,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    depth: int = 0,
+    end: int | None = None,
 ) -> tuple[Element, int]:
-    """Decode the TLV at ``offset``; return it and the offset just after it."""
+    """Decode the TLV at ``offset``; return it and the offset just after it.
+
+    ``end`` bounds the value (the end of an enclosing definite-length value; default: the end
+    of ``data``); ``depth`` is how deep it sits in an enclosing value, for ``max_depth``.
+    """
     try:
-        element = _parse(data, offset, len(data), 0, max_depth)
+        element = _parse(data, offset, len(data) if end is None else end, depth, max_depth)
     except _Incomplete:
         raise BERError("value truncated", offset) from None
     except RecursionError:
@@ -396,6 +496,32 @@ def decode(data: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Element:
     return element
 
 
+def read_header(
+    data: bytes | bytearray | memoryview, offset: int = 0, end: int | None = None
+) -> tuple[Tag, int | None, int]:
+    """The identifier and length octets at ``offset``: the tag, the contents' length (None
+    for the indefinite form) and the offset of the contents.
+
+    >>> read_header(bytes.fromhex("a18006072a"))
+    (Tag(cls=<TagClass.CONTEXT: 2>, number=1, constructed=True), None, 2)
+    """
+    try:
+        return _read_header(data, offset, len(data) if end is None else end)
+    except _Incomplete:
+        raise BERError("value truncated", offset) from None
+
+
+def is_end_of_contents(
+    data: bytes | bytearray | memoryview, offset: int, end: int | None = None
+) -> bool:
+    """Whether the end-of-contents octets ``00 00`` of an indefinite-length value are at
+    ``offset`` (``BERError`` if ``data`` ends before anything else could)."""
+    try:
+        return _is_eoc(data, offset, len(data) if end is None else end)
+    except _Incomplete:
+        raise BERError("value truncated", offset) from None
+
+
 def decode_integer(content: bytes, offset: int | None = None) -> int:
     """Two's-complement INTEGER contents (X.690 8.3)."""
     if not content:
@@ -403,8 +529,25 @@ def decode_integer(content: bytes, offset: int | None = None) -> int:
     return int.from_bytes(content, "big", signed=True)
 
 
+# OIDs decoded lately, by their contents octets: a response names the same few record
+# syntaxes in every record
+_OIDS: dict[bytes, str] = {}
+_OIDS_KEPT = 256
+
+
 def decode_oid(content: bytes, offset: int | None = None) -> str:
     """OBJECT IDENTIFIER contents (X.690 8.19) to dotted form."""
+    found = _OIDS.get(content)
+    if found is not None:
+        return found
+    dotted = _decode_oid(content, offset)
+    if len(_OIDS) >= _OIDS_KEPT:
+        _OIDS.clear()
+    _OIDS[bytes(content)] = dotted
+    return dotted
+
+
+def _decode_oid(content: bytes, offset: int | None) -> str:
     if not content:
         raise BERError("OBJECT IDENTIFIER with no contents", offset)
     if content[-1] & 0x80:

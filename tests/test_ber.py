@@ -373,3 +373,25 @@ def test_garbage_raises_only_ber_error(data: bytes) -> None:
     except BERError:
         return
     assert element.end == length
+
+
+@given(trees, st.frozensets(st.integers(0, 5000), max_size=30), st.data())
+@settings(max_examples=200)
+def test_frame_resumes_where_it_stopped(
+    tree: Node, indefinite: frozenset[int], data: st.DataObject
+) -> None:
+    pdu = encode_tree(tree, indefinite)
+    stream = pdu + pdu
+    progress = ber.FrameProgress()
+    buffer = bytearray()
+    ends = []
+    position = 0
+    while position < len(stream):
+        step = data.draw(st.integers(1, 8))
+        buffer += stream[position : position + step]
+        position += step
+        while (length := ber.frame(buffer, progress=progress)) is not None:
+            ends.append(length)
+            del buffer[:length]
+    assert ends == [len(pdu), len(pdu)]
+    assert not buffer and (progress.offset, progress.depth) == (0, 0)

@@ -3,11 +3,13 @@
 One suite, parametrized over connectors and servers:
 
     z3950-zebra   Z3950Connector -> zebrasrv (``zebra_libraries``, library lib1)
+    z3950-pooled  the same, its associations kept in a pool (as the engine runs it)
     z3950-ztest   Z3950Connector -> yaz-ztest (``ztest``)
     sru-zebra     SRUConnector   -> the same zebrasrv, SRU on the same port
 
 Init/ping, search, present in batches (positions 1..N, no gaps, the same records as one big
-batch), scan, close, and diagnostics: an unsupported use attribute ends as the target's
+batch), fetching more of a search later (records N..M, from a fresh connector too), scan,
+close, and diagnostics: an unsupported use attribute ends as the target's
 status with bib-1 114 (Z39.50) or SRU 16. Expected values come from the servers themselves:
 ``yaz-client`` on the same server for hit counts, the server's own configuration for names.
 """
@@ -24,9 +26,10 @@ from pathlib import Path
 import pytest
 
 from connectors.base import Connector, TargetQuery
+from connectors.pool import ConnectionPool
 from connectors.sru import SRUConnector
-from connectors.z3950 import Z3950Connector
-from core import TargetDiagnostic, TargetState
+from connectors.z3950 import Z3950Connector, Z3950Session
+from core import TargetDiagnostic, TargetError, TargetState
 from core.target import Target, Timeouts
 from demo.servers import ServerProcess
 from demo.zebra import Federation
@@ -87,6 +90,13 @@ def explain_title(library_dir: Path) -> str:
     return found.group(1)
 
 
+def z3950_pooled(pool: ConnectionPool[Z3950Session]) -> Callable[[Target], Connector]:
+    def make(target: Target) -> Connector:
+        return Z3950Connector(target, pool=pool)
+
+    return make
+
+
 def z3950(target: Target) -> Connector:
     return Z3950Connector(target)
 
@@ -95,7 +105,9 @@ def sru(target: Target) -> Connector:
     return SRUConnector(target, page_size=target.batch_size)
 
 
-@pytest.fixture(params=["z3950-zebra", "z3950-ztest", "sru-zebra", "local-zebra-records"])
+@pytest.fixture(
+    params=["z3950-zebra", "z3950-pooled", "z3950-ztest", "sru-zebra", "local-zebra-records"]
+)
 def flavour(request: pytest.FixtureRequest) -> Flavour:
     computer = parse_pqf("@attr 1=4 computer")
     if request.param == "z3950-ztest":
@@ -127,7 +139,9 @@ def flavour(request: pytest.FixtureRequest) -> Flavour:
             request.param, replace(target, timeouts=FAST), LocalConnector, lib.zurl,
             "dc.title=computer", "dc.title", "local collection", "dc.editor=smith", ("sru", 16),
         )  # fmt: skip
-    if request.param == "z3950-zebra":
+    if request.param in ("z3950-zebra", "z3950-pooled"):
+        # a pool of this test's own: its associations end with the test's event loop
+        pool: ConnectionPool[Z3950Session] = ConnectionPool()
         return Flavour(
             request.param,
             Target(
@@ -139,7 +153,7 @@ def flavour(request: pytest.FixtureRequest) -> Flavour:
                 database="lib1",
                 timeouts=FAST,
             ),
-            z3950,
+            z3950 if request.param == "z3950-zebra" else z3950_pooled(pool),
             lib.zurl,
             computer,
             "1=4",
@@ -240,3 +254,57 @@ async def test_unsupported_use_attribute_is_the_target_status(flavour: Flavour) 
     async with flavour.connector() as connector:
         with pytest.raises(TargetDiagnostic):
             await connector.search(query, 5)
+
+
+async def test_fetch_goes_on_where_the_search_stopped(flavour: Flavour) -> None:
+    async with flavour.connector() as connector:
+        total = (await connector.search(flavour.title_query, 0)).hits
+    want = min(total, 8)
+    assert want >= 5, "the contract needs a few hits to page through"
+    async with flavour.connector(batch_size=2) as connector:
+        first = await connector.search(flavour.title_query, 3)
+        assert first.result_set is not None
+        assert (first.result_set.target_id, first.result_set.hits) == (flavour.target.id, total)
+        states: list[TargetState] = []
+        more = await connector.fetch(first.result_set, 4, want - 3, states.append)
+    async with flavour.connector(batch_size=100) as connector:
+        whole = await connector.search(flavour.title_query, want)
+    assert [r.position for r in more.records] == list(range(4, want + 1))
+    assert [r.data for r in more.records] == [r.data for r in whole.records[3:]]
+    assert (more.hits, more.diagnostics) == (total, ())
+    assert more.result_set is not None and more.result_set.hits == total
+    assert states and states[0] == TargetState.CONNECTING
+
+
+async def test_fetch_from_a_fresh_connector_of_the_same_target(flavour: Flavour) -> None:
+    async with flavour.connector() as connector:
+        first = await connector.search(flavour.title_query, 2)
+    assert first.result_set is not None
+    async with flavour.connector() as connector:
+        again = await connector.fetch(first.result_set, 1, 2)
+    assert [(r.position, r.data) for r in again.records] == [
+        (r.position, r.data) for r in first.records
+    ]
+
+
+async def test_fetch_stops_at_the_end_of_the_result_set(flavour: Flavour) -> None:
+    async with flavour.connector(batch_size=4) as connector:
+        first = await connector.search(flavour.title_query, 1)
+        assert first.result_set is not None
+        hits = first.result_set.hits
+        tail = await connector.fetch(first.result_set, hits - 1, 10)
+        beyond = await connector.fetch(first.result_set, hits + 1, 5)
+        nothing = await connector.fetch(first.result_set, 2, 0)
+    assert [r.position for r in tail.records] == [hits - 1, hits]
+    assert beyond.records == () and beyond.hits == hits
+    assert nothing.records == ()
+
+
+async def test_a_result_set_belongs_to_its_target(flavour: Flavour) -> None:
+    async with flavour.connector() as connector:
+        first = await connector.search(flavour.title_query, 1)
+    assert first.result_set is not None
+    other = replace(first.result_set, target_id="someone-else")
+    async with flavour.connector() as connector:
+        with pytest.raises(TargetError, match="someone-else"):
+            await connector.fetch(other, 2, 1)

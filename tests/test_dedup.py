@@ -307,3 +307,105 @@ def test_wrong_rules_files_name_the_key() -> None:
         load_rules(text.replace("rule: formats_differ", "rule: colours_differ", 1))
     with pytest.raises(ConfigError, match="unknown policies"):
         load_rules(text.replace("subjects: union", "subjects: shortest"))
+
+
+def _labeled_records() -> list[Record]:
+    from federator.collection import BadRecord, read_records
+    from normalizers import normalize
+
+    files = ["lib-a.mrc", "lib-b.xml", "lib-c.mrc", "lib-d-rusmarc.iso"]
+    items = [i for f in files for i in read_records(str(DATA / f), target_id=f)]
+    return [normalize(i[1]) for i in items if not isinstance(i, BadRecord)]
+
+
+def _view(c: Clusterer, level: Level) -> list[tuple[object, ...]]:
+    return [
+        (x.id, [(r.target_id, r.position) for r in x.records], x.display, x.display.raw)
+        for x in c.clusters(level)
+    ]
+
+
+def test_copies_of_cached_records_are_analysed_once_and_cluster_like_fresh_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dedup.cluster
+
+    calls = []
+
+    def counted(record: Record, rules: object = None) -> object:
+        calls.append(record)
+        return features(record, rules)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dedup.cluster, "features", counted)
+    records = _labeled_records()
+    # as an engine's cache serves them: the decoded record, then copies for later searches
+    fresh = _cluster([replace(r) for r in records])
+    first = _cluster(records)
+    analysed = len(calls)
+    # the second and third searches merge the same groups: the third reuses merged records
+    searches = [_cluster([r.at(r.target_id, r.position, r.raw) for r in records]) for _ in "23"]
+    assert analysed == 2 * len(records) and len(calls) == analysed  # copies: no new analysis
+    for level in (Level.MANIFESTATION, Level.WORK):
+        views = [_view(c, level) for c in (fresh, first, *searches)]
+        assert all(v == views[0] for v in views)
+    assert sum(len(w.records) > 1 for w in fresh.works) > 50  # merges were exercised
+    # arriving in another order, the groups merge as they do without copies
+    backwards = _cluster([r.at(r.target_id, r.position, r.raw) for r in reversed(records)])
+    plain = _cluster([replace(r) for r in reversed(records)])
+    assert _view(backwards, Level.WORK) == _view(plain, Level.WORK)
+
+
+def test_two_records_of_one_library_merge_by_position_whatever_was_merged_before() -> None:
+    # one library cataloged the book twice; the imprints tie, so position decides
+    a = replace(WAR_AND_PEACE, publisher="Penguin", isbns=(), position=1)
+    b = replace(WAR_AND_PEACE, publisher="Penguin Books", isbns=(), position=2)
+    a, b = a.at("a", 1), b.at("a", 2)  # both met before: remembered merges are allowed
+    first = _cluster([a, b])
+    swapped = _cluster([a.at("a", 2), b.at("a", 1)])
+    assert len(first.works) == len(swapped.works) == 1
+    assert first.works[0].display.publisher == "Penguin"
+    assert swapped.works[0].display.publisher == "Penguin Books"
+
+
+def test_a_catalogers_bracketed_subtitle_does_not_make_an_edition_a_work_of_its_own() -> None:
+    from federator.collection import BadRecord, read_records
+    from normalizers import normalize
+
+    demo = Path(__file__).parents[1] / "demo" / "data" / "collections"
+    records = [
+        normalize(item[1])
+        for name in ("oblsci-rusmarc-cp1251.iso", "citylib-rusmarc-utf8.iso")
+        for item in read_records(str(demo / name), target_id=name.split("-")[0])
+        if not isinstance(item, BadRecord)
+    ]
+    c = _cluster(records)
+
+    def work_of(title: str) -> set[str]:
+        return {m.work.id for m in c.manifestations if m.records[0].title == title and m.work}
+
+    first_version = work_of("Война и мир : [первая редакция романа]")  # Захаров, 2000
+    assert len(first_version) == 1
+    assert work_of("Война и мир : роман : в 4 т.") == first_version  # 1983
+    assert work_of("Война и мир : роман") == first_version  # Эксмо, 2015
+    # subtitles the books state still keep volumes of a collected edition apart
+    volumes = [
+        m.work
+        for m in c.manifestations
+        if m.records[0].title.startswith("Собрание сочинений : в 22")
+    ]
+    assert len(volumes) == 2 and volumes[0] is not volumes[1]  # т. 4 and т. 5
+
+
+def test_a_works_title_does_not_depend_on_which_library_answered_first() -> None:
+    english = replace(WAR_AND_PEACE, uniform_title="Voĭna i mir. English", target_id="b")
+    russian = Record(
+        title="Война и мир",
+        authors=("Толстой, Лев",),
+        uniform_title="Voĭna i mir",
+        year=1957,
+        target_id="a",
+        position=4,
+    )
+    for arrival in ([english, russian], [russian, english]):
+        (work,) = _cluster(arrival).works
+        assert work.editions == 2 and work.display.title == "Война и мир"  # library a's

@@ -18,7 +18,12 @@ from core import (
     TargetUnreachable,
     Timeouts,
 )
-from federator.engine import Engine
+from federator.engine import (
+    NORMALIZED_CACHE_SIZE,
+    Engine,
+    SearchOutcome,
+    set_normalized_cache_size,
+)
 
 
 def _sample_records() -> list[bytes]:
@@ -157,3 +162,32 @@ async def test_each_target_gets_its_own_translation() -> None:
     (sq,) = made["s"].queries
     assert isinstance(zq, RPNQuery) and "1=4" in to_pqf(zq) and "computer" in to_pqf(zq)
     assert isinstance(sq, str) and "dc.title" in sq and "computer" in sq
+
+
+async def test_a_repeated_search_shows_the_same_from_copies_of_decoded_records() -> None:
+    records = _sample_records()
+    spec = {"a": (records[:14], ""), "b": (records[5:20], "")}
+
+    def view(outcome: SearchOutcome) -> list[object]:
+        return [
+            (c.id, c.score, [(r.target_id, r.position, r.raw) for r in c.records], c.display)
+            for c in outcome.clusters
+        ]
+
+    set_normalized_cache_size(0)  # every record decoded, every time
+    try:
+        cold = [await _engine(spec).search("computer") for _ in "12"]
+    finally:
+        set_normalized_cache_size(NORMALIZED_CACHE_SIZE)  # emptied: the next decodes
+    first = await _engine(spec).search("computer")
+    again = await _engine(spec).search("computer")
+    assert view(cold[0]) == view(cold[1]) == view(first) == view(again)
+    assert sum(len(c.records) > 1 for c in again.clusters) >= 2
+
+    def by_place(outcome: SearchOutcome) -> dict[tuple[str, int], object]:
+        return {(r.target_id, r.position): r.derived for c in outcome.clusters for r in c.records}
+
+    # the repeat's records are copies of the first's (one analysis each), the cold ones not
+    shared, fresh = by_place(first), by_place(cold[1])
+    assert all(shared[k] is d for k, d in by_place(again).items())
+    assert not any(fresh[k] is d for k, d in by_place(cold[0]).items())

@@ -7,9 +7,10 @@ from dataclasses import replace
 import pytest
 
 from core import Record
-from core.clusters import Cluster
+from core.clusters import Cluster, Manifestation
 from dedup import Clusterer
-from federator.facets import FacetCache, compute_facets, facet_values, filter_clusters
+from dedup.merge import merger
+from federator.facets import FacetCache, compute_facets, facet_values, filter_clusters, matches
 
 BOOKS = [
     Record(title="War and peace", authors=("Tolstoy, Leo",), year=1982, languages=("eng",),
@@ -73,3 +74,34 @@ def test_cached_values_follow_cluster_changes() -> None:
     assert cache.values(m)["library"] == {"lib1"}
     c.add(replace(BOOKS[0], target_id="lib9", position=3))
     assert cache.values(m)["library"] == {"lib1", "lib9"} == facet_values(m)["library"]
+
+
+def test_each_facet_is_cached_alone_and_follows_cluster_changes() -> None:
+    m = Manifestation("m1", merger())
+    m.add(BOOKS[0])
+    cache = FacetCache()
+    # filtering by library computes that facet only; the others wait until asked for
+    assert filter_clusters([m], {"library": "lib1"}, cache) == [m]
+    assert cache.value(m, "subject") == {"Napoleonic Wars, 1800-1815"}
+    m.add(replace(BOOKS[0], subjects=("Russia -- History",), year=1869, target_id="lib9"))
+    assert cache.value(m, "library") == {"lib1", "lib9"}
+    assert cache.value(m, "subject") == {"Napoleonic Wars, 1800-1815", "Russia"}
+    assert matches(m, {"year": "1860-1869"}, cache) and not matches(m, {"year": "1970-1979"})
+    assert cache.values(m) == facet_values(m)
+    facets = compute_facets([m], ("year", "subject"), cache=cache)
+    assert list(facets) == ["year", "subject"] and facets["year"].count("1860-1869") == 1
+
+
+def test_most_frequent_first_then_by_value_up_to_the_limit() -> None:
+    authors = ["Dodd, D.", "Bell, B.", "Ames, A.", "Bell, B.", "Cole, C.", "Dodd, D.", "Cole, C.",
+               "Ames, A.", "Ames, A.", "Eyre, E."]  # fmt: skip
+    editions = []
+    for i, a in enumerate(authors):
+        editions.append(m := Manifestation(f"m{i}"))
+        m.add(Record(title=f"Book {i}", authors=(a,), target_id="lib1", position=i))
+    got = compute_facets(editions, ("author",), limit=3)["author"]
+    # Bell, Cole and Dodd all have 2: by name, and the limit cuts Dodd off
+    assert [(v.value, v.count) for v in got] == [("Ames, A.", 3), ("Bell, B.", 2), ("Cole, C.", 2)]
+    everything = compute_facets(editions, ("author",), limit=100)["author"]
+    assert [v.count for v in everything] == [3, 2, 2, 2, 1]
+    assert compute_facets(editions, ()) == {}

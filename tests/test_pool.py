@@ -8,15 +8,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
 
 import pytest
 from faultproxy import Fault, FaultProxy
 
 from connectors.pool import ConnectionPool
-from connectors.z3950 import Z3950Connector, Z3950Session
+from connectors.z3950 import KEPT_RESULT_SETS, InitInfo, Z3950Connector, Z3950Session
 from core.target import Target, Timeouts
 from demo.zebra import Federation
 from federator.engine import Engine
+from protocols.z3950.connection import ClientConnection
 from protocols.z3950.rpn import parse_pqf
 
 
@@ -268,3 +271,114 @@ async def test_the_engine_reuses_associations(zebra_libraries: Federation) -> No
     assert proxy.connections == 1
     assert [o.statuses[0].hits for o in outcomes] == [outcomes[0].statuses[0].hits] * 2
     assert outcomes[0].statuses[0].hits > 0
+
+
+async def test_prefer_lends_the_idle_connection_it_names() -> None:
+    pool: ConnectionPool[Fake] = ConnectionPool(size=3)
+    made: list[Fake] = []
+    async with pool.lease("t", opener(made)), pool.lease("t", opener(made)):
+        pass  # two idle now; without a preference the most recently returned is lent
+    first = made[0]
+    async with pool.lease("t", opener(made), prefer=lambda c: c is first) as lease:
+        assert lease.reused and lease.connection is first
+    async with pool.lease("t", opener(made), prefer=lambda c: False) as lease:
+        assert lease.reused  # nothing preferred: any idle one
+    assert len(made) == 2
+    await pool.close()
+
+
+async def test_prefer_takes_another_when_the_preferred_one_is_busy() -> None:
+    pool: ConnectionPool[Fake] = ConnectionPool(size=2)
+    made: list[Fake] = []
+    async with pool.lease("t", opener(made)) as busy:
+        lease_cm = pool.lease("t", opener(made), prefer=lambda c: c is busy.connection)
+        async with lease_cm as lease:
+            assert lease.connection is not busy.connection and not lease.reused
+    await pool.close()
+
+
+# --------------------------------------------------------------------------- fetch more
+
+
+async def fetch_tags(
+    lib_port: int, database: str, work: Callable[[Target, ConnectionPool[Z3950Session]], Any]
+) -> tuple[list[list[int | None]], Any]:
+    pool: ConnectionPool[Z3950Session] = ConnectionPool()
+    async with FaultProxy(lib_port) as proxy:
+        target = zebra(proxy, database, batch_size=2)
+        out = await work(target, pool)
+        await pool.close()
+    return proxy.client_tags, out
+
+
+@pytest.mark.servers
+async def test_fetch_presents_from_the_kept_result_set(zebra_libraries: Federation) -> None:
+    lib = zebra_libraries.library("lib1")
+    direct = Target("direct", "direct", "z3950", host="127.0.0.1", port=lib.port, database="lib1")
+    whole = await Z3950Connector(direct).search(COMPUTER, 6)
+
+    async def work(target: Target, pool: ConnectionPool[Z3950Session]) -> Any:
+        first = await Z3950Connector(target, pool=pool).search(COMPUTER, 2)
+        other = await Z3950Connector(target, pool=pool).search(parse_pqf("@attr 1=4 book"), 1)
+        assert other.hits != first.hits  # the second search must not have replaced the first
+        return await Z3950Connector(target, pool=pool).fetch(first.result_set, 3, 4)
+
+    tags, more = await fetch_tags(lib.port, lib.database, work)
+    # Init, two searches, then two Presents of 2 (batch_size) on the first search's set
+    assert tags == [[20, 22, 22, 24, 24, 48]]
+    assert [(r.position, r.data) for r in more.records] == [
+        (r.position, r.data) for r in whole.records[2:6]
+    ]
+
+
+@pytest.mark.servers
+async def test_fetch_searches_again_when_the_association_is_gone(
+    zebra_libraries: Federation,
+) -> None:
+    lib = zebra_libraries.library("lib1")
+
+    async def work(target: Target, pool: ConnectionPool[Z3950Session]) -> Any:
+        first = await Z3950Connector(target, pool=pool).search(COMPUTER, 4)
+        await pool.close()  # the association that kept the set is closed
+        more = await Z3950Connector(target, pool=pool).fetch(first.result_set, 3, 2)
+        return first, more
+
+    tags, (first, more) = await fetch_tags(lib.port, lib.database, work)
+    # the search again brings no records with it: only records 3 and 4 are presented
+    assert tags == [[20, 22, 24, 48], [20, 22, 24, 48]]
+    assert [(r.position, r.data) for r in more.records] == [
+        (r.position, r.data) for r in first.records[2:]
+    ]
+    assert more.result_set is not None and more.result_set != first.result_set
+
+
+@pytest.mark.servers
+async def test_the_least_recently_used_result_set_name_is_reused(
+    zebra_libraries: Federation,
+) -> None:
+    lib = zebra_libraries.library("lib1")
+
+    async def work(target: Target, pool: ConnectionPool[Z3950Session]) -> Any:
+        connector = Z3950Connector(target, pool=pool)
+        kept = [await connector.search(COMPUTER, 1) for _ in range(KEPT_RESULT_SETS)]
+        await connector.fetch(kept[0].result_set, 2, 1)  # set 1 used: set 2 is now the oldest
+        await connector.search(COMPUTER, 1)  # takes set 2's name
+        await connector.fetch(kept[0].result_set, 3, 1)  # still kept: a Present
+        await connector.fetch(kept[1].result_set, 2, 1)  # replaced: Search, then Present
+
+    tags, _ = await fetch_tags(lib.port, lib.database, work)
+    assert tags == [[20, *[22] * KEPT_RESULT_SETS, 24, 22, 24, 22, 24, 48]]
+
+
+def test_one_result_set_name_without_named_result_sets() -> None:
+    target = Target("t", "t", "z3950", host="127.0.0.1", port=210)
+    session = Z3950Session(target, None, None, ClientConnection())  # type: ignore[arg-type]
+    session.init = InitInfo(3, frozenset({"search", "present"}), 1, 1)
+    first, second = session.new_result_set(), session.new_result_set()
+    assert first.name == second.name == "default"
+    assert not session.keeps(first) and session.keeps(second)
+    session.init = replace(session.init, options=frozenset({"namedResultSets"}))
+    third = session.new_result_set()
+    assert third.name != "default" and session.keeps(second) and session.keeps(third)
+    session.forget(third)
+    assert not session.keeps(third)

@@ -418,3 +418,29 @@ async def test_live_explain(zebra_libraries: Federation, version: str) -> None:
     assert {"dc.title", "dc.creator", "bath.isbn", "rec.id"} <= set(explain.indexes)
     assert "marcxml" in explain.schemas
     assert explain.setting("setting", "maximumRecords") is not None
+
+
+async def test_fetch_asks_from_the_start_record(replay: Replay) -> None:
+    async with SRUConnector(target(replay.url())) as connector:
+        first = await connector.search("dc.title=computer", 2)
+        assert first.result_set is not None and first.result_set.hits == 5
+        replay.requests.clear()
+        states: list[TargetState] = []
+        more = await connector.fetch(first.result_set, 3, 3, states.append)
+    assert [r.position for r in more.records] == [3, 4, 5]
+    assert [(p["startRecord"], p["maximumRecords"]) for p in replay.requests] == [
+        ("3", "3"),
+        ("5", "1"),
+    ]
+    assert states == [TargetState.CONNECTING, TargetState.PRESENTING, TargetState.PRESENTING]
+    titles = [normalize(r).title for r in more.records]
+    assert titles[2] == "A plan for community college computer development"
+
+
+async def test_a_fetch_whose_first_page_fails_raises(replay: Replay) -> None:
+    async with SRUConnector(target(replay.url())) as connector:
+        first = await connector.search("diagnostic pages", 1)
+        assert first.result_set is not None
+        with pytest.raises(TargetDiagnostic) as info:
+            await connector.fetch(first.result_set, 3, 2)
+    assert (info.value.diagnostic.diagset, info.value.diagnostic.code) == ("sru", 61)

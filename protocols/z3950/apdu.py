@@ -779,7 +779,10 @@ def _encode_records(value: Records | None) -> bytes | None:
     return ber.constructed(_cctx(205), *(_encode_diagrec(d) for d in value.diagnostics))
 
 
-def _decode_records(fields: _Fields) -> Records | None:
+def _decode_records(fields: _Fields, read: ResponseRecords | None = None) -> Records | None:
+    """The Records CHOICE; ``read``: the [28] records the fast path already read."""
+    if read is not None:
+        return read
     found = fields.get(28)
     if found is not None:
         return ResponseRecords(tuple(NamePlusRecord.from_ber(c) for c in found.children))
@@ -1156,8 +1159,9 @@ class SearchResponse(_CarriesRecords):
         )
 
     @classmethod
-    def from_ber(cls, element: Element) -> SearchResponse:
-        """Decode from the APDU's element (tag [23])."""
+    def from_ber(cls, element: Element, records: ResponseRecords | None = None) -> SearchResponse:
+        """Decode from the APDU's element (tag [23]); ``records``: its [28] records if they
+        were read already (``element`` then leaves them out)."""
         f = _Fields(element, "SearchResponse")
         result_set_status = f.get(26)
         present_status = f.get(27)
@@ -1172,7 +1176,7 @@ class SearchResponse(_CarriesRecords):
             present_status=None
             if present_status is None
             else _enum(PresentStatus, present_status.integer()),
-            records=_decode_records(f),
+            records=_decode_records(f, records),
             reference_id=_decode_reference_id(f),
         )
 
@@ -1272,14 +1276,14 @@ class PresentResponse(_CarriesRecords):
         )
 
     @classmethod
-    def from_ber(cls, element: Element) -> PresentResponse:
-        """Decode from the APDU's element (tag [25])."""
+    def from_ber(cls, element: Element, records: ResponseRecords | None = None) -> PresentResponse:
+        """Decode from the APDU's element (tag [25]); ``records`` as for ``SearchResponse``."""
         f = _Fields(element, "PresentResponse")
         return cls(
             number_of_records_returned=f.need(24, "numberOfRecordsReturned").integer(),
             next_result_set_position=f.need(25, "nextResultSetPosition").integer(),
             present_status=_enum(PresentStatus, f.need(27, "presentStatus").integer()),
-            records=_decode_records(f),
+            records=_decode_records(f, records),
             reference_id=_decode_reference_id(f),
         )
 
@@ -1651,11 +1655,17 @@ def encode_apdu(apdu: APDU) -> bytes:
     return apdu.to_ber()
 
 
-def decode_apdu(data: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> APDU:
+def decode_apdu(data: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH, fast: bool = True) -> APDU:
     """Decode one complete APDU (as framed by ``protocols.ber.frame``).
 
     Raises ``BERError`` for bad BER and ``APDUError`` for BER that is not an APDU we know.
+    The records of a Search or Present response are read straight from the bytes when they
+    have the usual shape (see ``_read_entry``); ``fast=False`` builds the whole BER tree
+    instead, the reference the fast path is tested against. Both give equal APDUs.
     """
+    data = bytes(data)
+    if fast and max_depth >= _ENTRY_DEPTH and data[:1] in _RESPONSES_WITH_RECORDS:
+        return _decode_response(data, max_depth)
     element = ber.decode(data, max_depth=max_depth)
     if element.tag.cls != TagClass.CONTEXT or not element.tag.constructed:
         raise APDUError(f"not a Z39.50 APDU: {element.tag}")
@@ -1664,3 +1674,192 @@ def decode_apdu(data: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> APDU:
         name = _OTHER_PDUS.get(element.tag.number, f"unknown APDU {element.tag}")
         raise APDUError(f"{name} is not supported")
     return decoder(element)
+
+
+# --------------------------------------------------------------------------- the fast path
+#
+# A present response of 100 MARC records is some 1,500 TLVs, nearly all of them the same
+# seven per record. Building an Element for each and reading them back through _Fields cost
+# more than the rest of a search together, so the usual record shape is read straight from
+# the bytes:
+#
+#     30 len                          NamePlusRecord SEQUENCE
+#        80 len name                  [0] IMPLICIT DatabaseName (optional)
+#        a1 len                       record [1]
+#           a1 len                    retrievalRecord [1]
+#              28 len                 EXTERNAL
+#                 06 len oid          direct-reference
+#                 81 len octets       octet-aligned [1] IMPLICIT OCTET STRING
+#
+# each ``len`` definite or indefinite (zebrasrv and yaz-ztest write indefinite ones). Any
+# other entry (a surrogate diagnostic, a single-ASN1-type record, an extra field, anything
+# malformed) is decoded the general way, so errors and results are those of ``fast=False``.
+
+# first octets of searchResponse [23] and presentResponse [25] (constructed, context)
+_RESPONSES_WITH_RECORDS = (b"\xb7", b"\xb9")
+_RECORD_LIST = 0xBC  # responseRecords [28], constructed
+# depth of the deepest value in the usual entry (the APDU is at depth 0)
+_ENTRY_DEPTH = 6
+
+
+class _Unusual(Exception):
+    """The entry is not of the usual shape: decode it the general way."""
+
+
+def _open(buf: bytes, pos: int, limit: int) -> tuple[int, int]:
+    """Length octets at ``pos``: (end of the value or -1 if indefinite, contents offset)."""
+    octet = buf[pos]
+    if octet < 0x80:
+        end = pos + 1 + octet
+        if end > limit:
+            raise _Unusual
+        return end, pos + 1
+    if octet == 0x80:
+        return -1, pos + 1
+    count = octet & 0x7F
+    if count > 4:
+        raise _Unusual
+    start = pos + 1 + count
+    end = start + int.from_bytes(buf[pos + 1 : start], "big")
+    if end > limit:
+        raise _Unusual
+    return end, start
+
+
+def _close(buf: bytes, pos: int, end: int, limit: int) -> int:
+    """Past the end of a value whose contents were read up to ``pos``."""
+    if end >= 0:
+        if pos != end:
+            raise _Unusual
+        return end
+    if pos + 2 > limit or buf[pos] or buf[pos + 1]:
+        raise _Unusual
+    return pos + 2
+
+
+# record [1], retrievalRecord [1] and EXTERNAL in indefinite form, then the OID's identifier
+_INDEFINITE_HEAD = b"\xa1\x80\xa1\x80\x28\x80\x06"
+# the end-of-contents octets of the EXTERNAL, both [1] and the SEQUENCE
+_INDEFINITE_TAIL = bytes(8)
+
+
+def _read_indefinite_entry(buf: bytes, pos: int, limit: int) -> tuple[NamePlusRecord, int] | None:
+    """The usual entry with every constructed length indefinite, as YAZ servers write it,
+    matched a few octets at a time (``pos``: just past ``30 80``); None if it is not that."""
+    name = None
+    if buf[pos] == 0x80:
+        size = buf[pos + 1]
+        if size >= 0x80:
+            return None
+        start = pos + 2
+        pos = start + size
+        name = buf[start:pos].decode("utf-8", "replace")
+    if not buf.startswith(_INDEFINITE_HEAD, pos):
+        return None
+    size = buf[pos + 7]
+    if size >= 0x80:
+        return None
+    start = pos + 8
+    pos = start + size
+    if buf[pos] != 0x81:
+        return None
+    data_end, data_start = _open(buf, pos + 1, limit)
+    end = data_end + 8
+    if data_end < 0 or end > limit or not buf.startswith(_INDEFINITE_TAIL, data_end):
+        return None
+    oid = ber.decode_oid(buf[start:pos])
+    return NamePlusRecord(External(buf[data_start:data_end], oid, "octet-aligned"), None, name), end
+
+
+def _read_entry(buf: bytes, pos: int, limit: int) -> tuple[NamePlusRecord, int]:
+    """A NamePlusRecord of the usual shape at ``pos`` and its end; ``_Unusual`` otherwise."""
+    try:
+        if buf[pos] != 0x30:
+            raise _Unusual
+        if buf[pos + 1] == 0x80:
+            found = _read_indefinite_entry(buf, pos + 2, limit)
+            if found is not None:
+                return found
+        seq_end, pos = _open(buf, pos + 1, limit)
+        seq_limit = limit if seq_end < 0 else seq_end
+        name = None
+        if buf[pos] == 0x80:
+            name_end, start = _open(buf, pos + 1, seq_limit)
+            if name_end < 0:
+                raise _Unusual
+            name = buf[start:name_end].decode("utf-8", "replace")
+            pos = name_end
+        if buf[pos] != 0xA1:
+            raise _Unusual
+        choice_end, pos = _open(buf, pos + 1, seq_limit)
+        choice_limit = seq_limit if choice_end < 0 else choice_end
+        if buf[pos] != 0xA1:
+            raise _Unusual
+        record_end, pos = _open(buf, pos + 1, choice_limit)
+        record_limit = choice_limit if record_end < 0 else record_end
+        if buf[pos] != 0x28:
+            raise _Unusual
+        external_end, pos = _open(buf, pos + 1, record_limit)
+        external_limit = record_limit if external_end < 0 else external_end
+        if buf[pos] != 0x06:
+            raise _Unusual
+        oid_end, start = _open(buf, pos + 1, external_limit)
+        if oid_end < 0:
+            raise _Unusual
+        oid = ber.decode_oid(buf[start:oid_end])
+        if buf[oid_end] != 0x81:
+            raise _Unusual
+        data_end, start = _open(buf, oid_end + 1, external_limit)
+        if data_end < 0:
+            raise _Unusual
+        data = buf[start:data_end]
+        pos = _close(buf, data_end, external_end, record_limit)
+        pos = _close(buf, pos, record_end, choice_limit)
+        pos = _close(buf, pos, choice_end, seq_limit)
+        pos = _close(buf, pos, seq_end, limit)
+    except (IndexError, BERError):
+        raise _Unusual from None
+    return NamePlusRecord(External(data, oid, "octet-aligned"), None, name), pos
+
+
+def _read_records(buf: bytes, pos: int, limit: int, max_depth: int) -> tuple[ResponseRecords, int]:
+    """The responseRecords [28] whose header is at ``pos`` (depth 1), and its end."""
+    _, length, pos = ber.read_header(buf, pos, limit)
+    end = limit if length is None else pos + length
+    if end > limit:
+        raise BERError("value truncated", pos)
+    entries: list[NamePlusRecord] = []
+    while (pos < end) if length is not None else not ber.is_end_of_contents(buf, pos, end):
+        try:
+            entry, pos = _read_entry(buf, pos, end)
+        except _Unusual:
+            element, pos = ber.decode_one(buf, pos, max_depth=max_depth, depth=2, end=end)
+            entry = NamePlusRecord.from_ber(element)
+        entries.append(entry)
+    return ResponseRecords(tuple(entries)), pos if length is not None else pos + 2
+
+
+def _decode_response(data: bytes, max_depth: int) -> APDU:
+    """A Search or Present response, its first [28] records read by ``_read_records``."""
+    tag, length, content_start = ber.read_header(data, 0)
+    pos = content_start
+    end = len(data) if length is None else pos + length
+    if end > len(data):
+        raise BERError("value truncated", 0)
+    children: list[Element] = []
+    records: ResponseRecords | None = None
+    while (pos < end) if length is not None else not ber.is_end_of_contents(data, pos, end):
+        if data[pos] == _RECORD_LIST and records is None:
+            records, pos = _read_records(data, pos, end, max_depth)
+            continue
+        child, pos = ber.decode_one(data, pos, max_depth=max_depth, depth=1, end=end)
+        children.append(child)
+    content_end = pos
+    if length is None:
+        pos += 2
+    if pos != len(data):
+        raise BERError(f"{len(data) - pos} bytes after the value", pos)
+    element = Element(tag, data, 0, content_start, content_end, pos, tuple(children))
+    if tag.number == SearchResponse.TAG:
+        return SearchResponse.from_ber(element, records)
+    return PresentResponse.from_ber(element, records)

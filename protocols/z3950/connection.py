@@ -26,7 +26,13 @@ from enum import Enum, StrEnum
 from typing import Literal
 
 from core.errors import LocalProtocolError, RemoteProtocolError
-from protocols.ber import DEFAULT_MAX_DEPTH, DEFAULT_MAX_PDU_SIZE, frame
+from protocols.ber import (
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_PDU_SIZE,
+    FrameProgress,
+    frame,
+    read_header,
+)
 from protocols.z3950.apdu import (
     APDU,
     APDUError,
@@ -172,6 +178,9 @@ class ClientConnection:
         self.max_depth = max_depth
         self._state = ClientState.UNCONNECTED
         self._buffer = bytearray()
+        # how far framing got into the PDU at the start of the buffer: a big response
+        # arrives in many reads, and each read walks only what it added
+        self._framing = FrameProgress()
         self._eof = False
 
     @property
@@ -204,6 +213,27 @@ class ClientConnection:
         """Bytes received but not yet returned as an APDU."""
         return len(self._buffer)
 
+    def _whole_buffer(self) -> APDU | None:
+        """The buffer decoded as one APDU, if it plainly is one; else None.
+
+        Framing an indefinite-length PDU walks all of it, and decoding walks it again. When
+        the buffer ends in end-of-contents octets it usually holds exactly one answer, and a
+        decode that uses up every byte proves it; anything else (a PDU still arriving, two
+        PDUs, broken bytes) is left to ``frame`` and the decode after it.
+        """
+        buffer = self._buffer
+        if len(buffer) < 4 or buffer[-1] or buffer[-2] or len(buffer) > self.max_pdu_size:
+            return None
+        try:
+            if read_header(buffer)[1] is not None:
+                return None  # definite length: framing costs nothing
+            apdu = decode_apdu(bytes(buffer), max_depth=self.max_depth)
+        except RemoteProtocolError:
+            return None
+        buffer.clear()
+        self._framing = FrameProgress()
+        return apdu
+
     def next_event(self) -> APDU | Literal[Sentinel.NEED_DATA, Sentinel.CONNECTION_CLOSED]:
         """The next APDU from the target, ``NEED_DATA`` or ``CONNECTION_CLOSED``.
 
@@ -219,20 +249,27 @@ class ClientConnection:
                     f"Z39.50: the target sent something that is not an APDU:"
                     f" {bytes(self._buffer[:16])!r}"
                 )
-            length = frame(self._buffer, max_size=self.max_pdu_size, max_depth=self.max_depth)
-            if length is None:
-                if not self._eof:
-                    return NEED_DATA
-                if self._buffer:
-                    raise RemoteProtocolError(
-                        f"Z39.50: connection closed inside a PDU ({len(self._buffer)} bytes"
-                        " of it received)"
-                    )
-                self._state = ClientState.CLOSED
-                return CONNECTION_CLOSED
-            data = bytes(self._buffer[:length])
-            del self._buffer[:length]
-            apdu = decode_apdu(data, max_depth=self.max_depth)
+            apdu = self._whole_buffer()
+            if apdu is None:
+                length = frame(
+                    self._buffer,
+                    max_size=self.max_pdu_size,
+                    max_depth=self.max_depth,
+                    progress=self._framing,
+                )
+                if length is None:
+                    if not self._eof:
+                        return NEED_DATA
+                    if self._buffer:
+                        raise RemoteProtocolError(
+                            f"Z39.50: connection closed inside a PDU ({len(self._buffer)} bytes"
+                            " of it received)"
+                        )
+                    self._state = ClientState.CLOSED
+                    return CONNECTION_CLOSED
+                data = bytes(self._buffer[:length])
+                del self._buffer[:length]
+                apdu = decode_apdu(data, max_depth=self.max_depth)
             event = transition_of(apdu, sent=False)
             if event is None:
                 raise RemoteProtocolError(f"Z39.50: a target does not send {type(apdu).__name__}")
@@ -241,4 +278,5 @@ class ClientConnection:
         except RemoteProtocolError:
             self._state = ClientState.CLOSED
             self._buffer.clear()
+            self._framing = FrameProgress()
             raise
