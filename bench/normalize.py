@@ -17,8 +17,9 @@ record after another, each result dropped before the next (holding 20,000 decode
 at once would time the allocator and the cyclic collector instead: page faults cost
 microseconds each on a VM, and the split would not add up to the whole).
 
-The reader line says whether the C reader (``normalizers._marcread``, built by
-``pip install -e .``) ran, or the pure-Python code (``SVOD_PURE_PYTHON=1``, or not built).
+The first line says whether the C reader (``normalizers._marcread``, built by
+``pip install -e .``) ran, or the pure-Python code (``SVOD_PURE_PYTHON=1``, or not built);
+and whether the map engine ran compiled by mypyc (``normalizers.COMPILED``) or as Python.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core import RawRecord
-from normalizers import normalize
+from normalizers import COMPILED, normalize
 from normalizers.iso2709 import NATIVE, split_stream
 from normalizers.mapping import to_record
 from normalizers.marc import read_iso2709
@@ -140,7 +141,9 @@ def main() -> None:
     map_time = best_of(args.rounds, each(to_record, decoded))
 
     reader = "C (normalizers._marcread)" if NATIVE else "pure Python"
-    print(f"{n} records from {source.name}, best of {args.rounds} rounds, reader: {reader}")
+    engine = "compiled (mypyc)" if "normalizers.mapping" in COMPILED else "Python"
+    print(f"{n} records from {source.name}, best of {args.rounds} rounds")
+    print(f"  reader: {reader}; map: {engine}")
     print(f"  yaz-marcdump -o marcxml : {n / yaz_time:10,.0f} records/s")
     print(f"  svod normalize          : {n / svod_time:10,.0f} records/s")
     print(

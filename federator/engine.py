@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from connectors.base import Connector, SearchResult, TargetQuery
+from connectors.base import Connector, ResultSet, SearchResult, TargetQuery
 from core import (
     Hit,
     QueryError,
@@ -188,7 +188,10 @@ class Engine:
 
     async def _search_target(
         self, target: Target, node: Any, limit: int | None, report: StatusCallback
-    ) -> list[Record]:
+    ) -> tuple[list[Record], ResultSet | None]:
+        """Search one target: its records, normalized, and the result set to fetch more from
+        (None when the search failed or the connector cannot say). Never raises for the
+        target's failure: that ends in its status."""
         started = time.monotonic()
         status = TargetStatus(target.id)
 
@@ -201,12 +204,9 @@ class Engine:
             query = self.translate(node, target)
         except QueryError as exc:
             update(state=TargetState.ERROR, message=str(exc), diagnostic=exc.diagnostic)
-            return []
+            return [], None
         want = target.max_records if limit is None else limit
-        t = target.timeouts
-        # a safety net over the connector's own per-phase timeouts
-        # connect is spent twice by Z39.50 (TCP connect, then Init)
-        overall = 2 * t.connect + t.search + t.present + 1.0
+        overall = _overall_timeout(target)
         try:
             async with asyncio.timeout(overall):
                 async with self._connector_factory(target) as connector:
@@ -215,20 +215,9 @@ class Engine:
                     result: SearchResult = await connector.search(
                         query, want, lambda state: update(state=state)
                     )
-        except QueryError as exc:
-            update(state=TargetState.ERROR, message=str(exc), diagnostic=exc.diagnostic)
-            return []
-        except TimeoutError:
-            update(state=TargetState.TIMEOUT, message=str(TargetTimeout("search", overall)))
-            return []
-        except TargetError as exc:
-            state = TargetState.TIMEOUT if isinstance(exc, TargetTimeout) else TargetState.ERROR
-            update(state=state, message=str(exc), diagnostic=exc.diagnostic)
-            return []
-        except Exception as exc:  # a bug must not spoil the other targets' results
-            log.exception("internal error searching %s", target.id)
-            update(state=TargetState.ERROR, message=f"internal error: {exc!r}")
-            return []
+        except Exception as exc:
+            update(**_failure(exc, target, "search", overall))
+            return [], None
         records, bad = _normalize_all(result, target)
         notes = [f"{bad} record(s) could not be decoded"] if bad else []
         notes += [str(d) for d in result.diagnostics]
@@ -238,7 +227,71 @@ class Engine:
             records=len(records),
             message="; ".join(notes),
         )
-        return records
+        return records, result.result_set
+
+    async def _fetch_target(
+        self,
+        target: Target,
+        result_set: ResultSet,
+        start: int,
+        count: int,
+        status: TargetStatus,
+        report: StatusCallback,
+    ) -> tuple[list[Record], ResultSet | None]:
+        """Fetch records ``start`` .. ``start + count - 1`` of a search already run on
+        ``target`` (``status`` is its status so far): the new records, normalized, and the
+        result set to fetch the next ones from. A failure becomes the target's status (the
+        records counted before stay counted); it never raises for the target's failure."""
+        started = time.monotonic()
+        before = status
+
+        def update(**changes: Any) -> None:
+            nonlocal status
+            status = replace(status, elapsed=before.elapsed + time.monotonic() - started, **changes)
+            report(status)
+
+        overall = _overall_timeout(target)  # the result set may be gone: a search again
+        try:
+            async with asyncio.timeout(overall):
+                async with self._connector_factory(target) as connector:
+                    result = await connector.fetch(
+                        result_set, start, count, lambda state: update(state=state)
+                    )
+        except Exception as exc:
+            update(**_failure(exc, target, "fetch", overall))
+            return [], None
+        records, bad = _normalize_all(result, target)
+        notes = [f"{bad} record(s) could not be decoded"] if bad else []
+        notes += [str(d) for d in result.diagnostics]
+        update(
+            state=TargetState.DONE,
+            hits=result.hits,
+            records=before.records + len(records),
+            message="; ".join(notes),
+            diagnostic=None,
+        )
+        return records, result.result_set
+
+
+def _overall_timeout(target: Target) -> float:
+    """A safety net over the connector's own per-phase timeouts (connect is spent twice by
+    Z39.50: TCP connect, then Init)."""
+    t = target.timeouts
+    return 2 * t.connect + t.search + t.present + 1.0
+
+
+def _failure(exc: Exception, target: Target, phase: str, overall: float) -> dict[str, Any]:
+    """The status changes for a search or fetch that raised ``exc``."""
+    if isinstance(exc, QueryError):
+        return {"state": TargetState.ERROR, "message": str(exc), "diagnostic": exc.diagnostic}
+    if isinstance(exc, TimeoutError):  # the safety net, not the connector's own
+        return {"state": TargetState.TIMEOUT, "message": str(TargetTimeout(phase, overall))}
+    if isinstance(exc, TargetError):
+        state = TargetState.TIMEOUT if isinstance(exc, TargetTimeout) else TargetState.ERROR
+        return {"state": state, "message": str(exc), "diagnostic": exc.diagnostic}
+    # a bug must not spoil the other targets' results
+    log.error("internal error in %s of %s", phase, target.id, exc_info=exc)
+    return {"state": TargetState.ERROR, "message": f"internal error: {exc!r}"}
 
 
 #: records normalized lately, by their bytes: a library sends the same records again for

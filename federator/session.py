@@ -11,7 +11,9 @@ A session owns each target's state (connecting / searching / presenting / done /
 timeout, hit count, records fetched, diagnostic), the incremental clusterer (works >
 manifestations > hits), the ranker and the facet cache. Pages are computed from what has
 arrived; asking for a page past the records fetched so far fetches more from the targets
-that have more (``fetch_more``), up to the session's record cap.
+that have more (``fetch_more``), up to the session's record cap: the next records of the
+result set each target kept (``Connector.fetch``: a Z39.50 Present, an SRU startRecord), or
+the search again with a larger limit where a target's connector gave no result set.
 
 ``Sessions`` keeps the live sessions of a front end: it expires idle ones and caps how many
 there are, closing the least recently used first.
@@ -34,6 +36,7 @@ from federator.facets import FACETS, FacetCache, Filters, compute_facets, filter
 from federator.rank import Ranker, sort_clusters
 
 if TYPE_CHECKING:
+    from connectors.base import ResultSet
     from federator.engine import Engine
 
 __all__ = ["DEFAULT_MAX_RECORDS", "SearchSession", "Sessions"]
@@ -86,6 +89,8 @@ class SearchSession:
         self._limit = limit
         self._on_status = on_status
         self._fetched: dict[str, int] = dict.fromkeys(self.statuses, 0)
+        #: per target, where its hits can be fetched from (None: search again for more)
+        self._result_sets: dict[str, ResultSet | None] = dict.fromkeys(self.statuses)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._version = 0
         self._event: asyncio.Event | None = None
@@ -234,8 +239,15 @@ class SearchSession:
             budget = self.max_records - self.records
             if left <= 0 or budget <= 0:
                 continue
-            step = count or target.max_records or FETCH_STEP
-            self._spawn(target, self._fetched[target.id] + min(step, left, budget))
+            step = min(count or target.max_records or FETCH_STEP, left, budget)
+            result_set = self._result_sets[target.id]
+            if result_set is None:
+                self._spawn(target, self._fetched[target.id] + step)
+            else:
+                self._tasks[target.id] = asyncio.create_task(
+                    self._run_fetch(target, result_set, step),
+                    name=f"svod {self.id} {target.id} fetch",
+                )
             started = True
         return started
 
@@ -248,12 +260,35 @@ class SearchSession:
 
     async def _run(self, target: Target, want: int) -> None:
         try:
-            records = await self._engine._search_target(target, self.node, want, self._report)
+            records, result_set = await self._engine._search_target(
+                target, self.node, want, self._report
+            )
         except asyncio.CancelledError:
             raise
         except Exception:  # the engine already makes failures statuses; this is a bug
             log.exception("session %s: target %s", self.id, target.id)
             return
+        self._result_sets[target.id] = result_set
+        self._add(target, records)
+
+    async def _run_fetch(self, target: Target, result_set: ResultSet, count: int) -> None:
+        """The next ``count`` records of ``target``'s result set; a failure leaves the
+        records held as they are and ends in the target's status."""
+        try:
+            records, result_set_after = await self._engine._fetch_target(
+                target,
+                result_set,
+                self._fetched[target.id] + 1,
+                count,
+                self.statuses[target.id],
+                self._report,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the engine already makes failures statuses; this is a bug
+            log.exception("session %s: fetch from target %s", self.id, target.id)
+            return
+        self._result_sets[target.id] = result_set_after
         self._add(target, records)
 
     def _add(self, target: Target, records: list[Record]) -> None:

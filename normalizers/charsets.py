@@ -2,10 +2,12 @@
 
 Libraries send MARC21 in MARC-8 or UTF-8, UNIMARC in ISO 5426 and RUSMARC in cp1251, KOI8-R
 or UTF-8, and the declaration in the record (MARC21 leader/09, UNIMARC 100 $a/26-29) is
-often missing or wrong. ``guess_charset`` reads the bytes: valid multi-byte UTF-8 is UTF-8;
-words of 8-bit letters are one of the Cyrillic code pages (chosen by Russian letter
-frequencies); single high bytes in front of ASCII letters are the non-spacing diacritics of
-MARC-8 (0xE0-0xFE) or ISO 5426 (0xC0-0xDF).
+often missing or wrong. ``guess_charset`` reads the bytes: valid multi-byte UTF-8 is UTF-8
+(unless its characters are arrows, private use or scripts no catalogue is written in while
+a Cyrillic code page reads Russian words: "том" in CP866 is valid UTF-8); words of 8-bit
+letters are one of the Cyrillic code pages (chosen by Russian letter frequencies and the
+case of words); single high bytes in front of ASCII letters are the non-spacing diacritics
+of MARC-8 (0xE0-0xFE) or ISO 5426 (0xC0-0xDF).
 
 Every decoder returns ``(text, clean)``: ``clean`` is False when a byte had no meaning in the
 charset (it became U+FFFD), so that the record can be flagged ``charset_suspect``.
@@ -360,7 +362,7 @@ _MARC8_ESCAPE = re.compile(rb"\x1b(?:[(,)\-][!-~]|\$[(,)\-]?[!-~]|[bgps])")
 _CYRILLIC_WORD = re.compile(r"[^\W\d_a-zA-Z]+")
 _ASCII = bytes(range(0x80))
 _NOT_TRAILING = bytes(range(0x80)) + bytes(range(0xC0, 0x100))  # UTF-8 trailing: 0x80-0xBF
-_BELOW_DE = bytes(range(0xDE))
+_BELOW_E0 = bytes(range(0xE0))  # what is left: the first bytes of 3- and 4-byte UTF-8
 # ASCII -> b" ", a high byte -> b"h": a token of ``split()`` is a run of high bytes
 _HIGH_RUNS = bytes(range(256)).maketrans(bytes(range(256)), b" " * 0x80 + b"h" * 0x80)
 # ... and lone high bytes told apart: 0xC0-0xDF, where ISO 5426 has its diacritics, b"c";
@@ -447,23 +449,22 @@ def _cyrillic_scores(sample: bytes, high: bytes) -> dict[str, float]:
     whose letters alone leave it more than 0.5 below the best even with the best words is
     not read word by word: its score is then that upper bound, which can change no choice.
     """
+    pages = _code_pages()
     if not high:
-        return {page.name: 0.0 for page in _code_pages()}
+        return {page.name: 0.0 for page in pages}
     scale = _STEPS * len(high)
-    letters = {
-        page: sum(high.translate(page.weights)) / scale + _NOT_A_LETTER for page in _code_pages()
-    }
+    letters = [sum(high.translate(page.weights)) / scale + _NOT_A_LETTER for page in pages]
+    scores = [score + _MOST_FROM_WORDS for score in letters]  # upper bounds, till words read
     shape_of = _SHAPES.__getitem__
-    scores: dict[_CodePage, float] = {}
     best = -math.inf
-    for page in sorted(letters, key=letters.__getitem__, reverse=True):
-        score = letters[page] + _MOST_FROM_WORDS
-        if score >= best - 0.5:
-            words = sample.translate(page.classes).split()
-            score = letters[page] + (2.0 * sum(map(shape_of, words)) / len(words) if words else 0.0)
-            best = max(best, score)
-        scores[page] = score
-    return {page.name: scores[page] for page in _code_pages()}
+    for i in sorted(range(len(pages)), key=letters.__getitem__, reverse=True):
+        if scores[i] >= best - 0.5:
+            words = sample.translate(pages[i].classes).split()
+            scores[i] = letters[i] + (
+                2.0 * sum(map(shape_of, words)) / len(words) if words else 0.0
+            )
+            best = max(best, scores[i])
+    return {page.name: score for page, score in zip(pages, scores, strict=True)}
 
 
 def _pick_cyrillic(sample: bytes, high: bytes, declared: str) -> tuple[Guess, float]:
@@ -502,10 +503,11 @@ class _HighBytes(NamedTuple):
     def may_be_utf8(self) -> bool:
         """Could the sample hold four valid UTF-8 characters per invalid sequence?
 
-        A valid character has a trailing byte and at most four bytes; an invalid sequence,
-        at most three. With trailing bytes under 4/19 of the high bytes, it cannot.
+        A valid character has one byte that is not a trailing byte and at least one that
+        is; an invalid sequence (one U+FFFD) at most one that is not. Four valid characters
+        per invalid sequence need trailing bytes for 4/9 of the high bytes at least.
         """
-        return 19 * self.trailing >= 4 * len(self.data)
+        return 9 * self.trailing >= 4 * len(self.data)
 
 
 def _lone_marks(sample: bytes) -> tuple[int, int]:
@@ -604,13 +606,20 @@ def _odd_characters(text: str) -> tuple[int, int]:
     return total, odd
 
 
-def _utf8_unless_cyrillic(sample: bytes, text: str, declared: str, cyrillic: str) -> Guess:
+def _utf8_unless_cyrillic(
+    sample: bytes, text: str, high: _HighBytes, declared: str, cyrillic: str
+) -> Guess:
     """Valid UTF-8 is UTF-8, unless it reads as characters no catalogue writes while an 8-bit
-    code page reads Russian words: "том" in CP866 is the UTF-8 of an arrow, U+2BAC."""
+    code page reads Russian words: "том" in CP866 is the UTF-8 of an arrow, U+2BAC.
+
+    Not when the record says UTF-8 itself, and only where most characters take three or
+    four bytes: a two-byte sequence (Latin to Syriac) read in a Cyrillic code page has a
+    symbol or box drawing in it, never Russian.
+    """
     utf8 = Guess("utf-8", False, "valid UTF-8")
-    if not sample.translate(None, _BELOW_DE):  # two-byte sequences only: no such chance
+    characters = len(high.data) - high.trailing
+    if declared == "utf-8" or 2 * len(high.data.translate(None, _BELOW_E0)) < characters:
         return utf8
-    high = _HighBytes.of(sample)
     if not high.wordy(sample, declared):
         return utf8
     guess, score = _pick_cyrillic(sample, high.data, cyrillic)
@@ -647,7 +656,7 @@ def guess_charset(sample: bytes, *, family: str = "", declared: str = "") -> Gue
             if good >= 4 * bad:
                 return Guess("utf-8", True, f"UTF-8 with {bad} invalid sequence(s)")
         else:
-            return _utf8_unless_cyrillic(sample, text, declared, cyrillic)
+            return _utf8_unless_cyrillic(sample, text, high, declared, cyrillic)
     if high.wordy(sample, declared):
         return _pick_cyrillic(sample, high.data, cyrillic)[0]
     if declared and decoder(declared)(sample)[1]:

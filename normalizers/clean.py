@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from operator import mul
+from typing import Final
 
 __all__ = [
     "TRAILING",
@@ -16,10 +17,10 @@ __all__ = [
     "trim_end",
 ]
 
-_MARKS = "/:;=,"
-_MARKS_PERIOD = _MARKS + "."
+_MARKS: Final = "/:;=,"
+_MARKS_PERIOD: Final = _MARKS + "."
 #: what ``trim`` drops at the end of collapsed text whatever ``period`` says: ISBD marks, blanks
-TRAILING = _MARKS + " "
+TRAILING: Final = _MARKS + " "
 _YEAR = re.compile(r"(?<!\d)(1\d{3}|20\d{2})(?!\d)")
 _ISBN_LEAD = re.compile(r"\s*([0-9Xx][0-9Xx -]*)")
 _LANG = re.compile(r"^[a-z]{3}$")

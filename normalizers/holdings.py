@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
@@ -187,7 +187,7 @@ def _sources_for(flavour: str) -> _Sources:
 
 
 #: ``_sources_for`` each flavour, made once
-_FLAVOURS: dict[str, _Sources] = {}
+_FLAVOURS: Final[dict[str, _Sources]] = {}
 
 
 def holdings_of(

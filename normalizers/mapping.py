@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import yaml
 from stdnum import issn as stdnum_issn
@@ -211,11 +211,11 @@ def relator_terms() -> dict[str, str]:
 _ByTag = dict[str, list[DataField]]
 _Select = Callable[[_ByTag, MarcRecord], Sequence[DataField]]
 _Get = Callable[[_ByTag, MarcRecord], _T]
-_NONE: tuple[DataField, ...] = ()
+_NONE: Final[tuple[DataField, ...]] = ()
 #: memo tables of values that repeat from record to record start over at this many entries
-_MEMO_MAX = 4096
+_MEMO_MAX: Final = 4096
 #: the ISBD marks a skipped MARC21 subfield hands on to the text before it
-_HANDED_ON = frozenset(":;=")
+_HANDED_ON: Final = frozenset(":;=")
 
 
 def _remember(memo: dict[str, _T], key: str, value: _T) -> _T:
@@ -315,7 +315,7 @@ def _clean(text: str, period: bool) -> str:
 
 #: ``_clean``'s answers without and with ``period``: places, publishers, subject terms and
 #: names recur from record to record (4 in 10 values in the LoC file)
-_CLEANED: tuple[dict[str, str], dict[str, str]] = ({}, {})
+_CLEANED: Final[tuple[dict[str, str], dict[str, str]]] = ({}, {})
 
 
 def _clean_joined(text: str, period: bool) -> str:
@@ -514,7 +514,7 @@ def _imprint_of(rules: Iterable[Rule]) -> _Get[tuple[str, str, int | None]]:
     return imprint
 
 
-_YEARS: dict[str, int | None] = {}
+_YEARS: Final[dict[str, int | None]] = {}
 
 
 def _year(value: str) -> int | None:
@@ -572,7 +572,7 @@ def _issns_of(rules: Iterable[Rule]) -> _Get[tuple[str, ...]]:
     return issns
 
 
-_LANGUAGES: dict[str, tuple[str, ...]] = {}
+_LANGUAGES: Final[dict[str, tuple[str, ...]]] = {}
 
 
 def _language_codes(value: str) -> tuple[str, ...]:
@@ -752,8 +752,8 @@ def _coded_of(rules: Iterable[Rule]) -> _Get[tuple[tuple[str, str], ...]]:
     return coded
 
 
-_TERMS: dict[str, str] = {}
-_CODES: dict[str, str] = {}
+_TERMS: Final[dict[str, str]] = {}
+_CODES: Final[dict[str, str]] = {}
 
 
 def _role(value: str, term: bool) -> str:
@@ -936,7 +936,7 @@ def _format(leader: str, rules: Iterable[Rule]) -> str:
     return "book"
 
 
-_PAGES: dict[str, int | None] = {}
+_PAGES: Final[dict[str, int | None]] = {}
 
 
 def _pages(extent: str) -> int | None:
@@ -971,7 +971,7 @@ class _Plan:
     format: Callable[[str], str]
 
 
-_PLANS: dict[str, _Plan] = {}
+_PLANS: Final[dict[str, _Plan]] = {}
 
 
 def _plan(flavour: str) -> _Plan:

@@ -3,18 +3,25 @@
 
 from __future__ import annotations
 
+import math
+import re
 import shutil
 import subprocess
 import unicodedata
 from pathlib import Path
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from core import RawRecord, RecordError
 from normalizers import normalize
 from normalizers.charsets import (
+    _RUSSIAN,
+    _cyrillic_scores,
+    _HighBytes,
+    _lone_marks,
+    _odd_characters,
     canonical_charset,
     decode,
     guess_charset,
@@ -289,3 +296,180 @@ def test_every_golden_record_split_from_one_stream_keeps_its_charset() -> None:
     stream = b"".join(p.read_bytes() for p in files)
     records = [read_iso2709(chunk) for _, chunk in split_stream(stream)]
     assert [r.charset for r in records] == [read_iso2709(p.read_bytes()).charset for p in files]
+
+
+# -- valid UTF-8 that is not ------------------------------------------------------------------
+
+# Russian words whose CP866 bytes happen to be valid UTF-8, found by trying every word of the
+# shared RUSMARC records: "том" is U+2BAC (an arrow), "ред" a lone Devanagari danda, "тип" a
+# cross product, "юго" private use, "сиб" Tai Tham, "спб" Batak, "теории" a harpoon and a
+# Gurmukhi letter. "том том" is the example Hypothesis found.
+CP866_AS_UTF8 = ["том том", "ред.", "тип, так", "юго", "сиб, спб", "теории", "способ", "так"]
+
+
+@pytest.mark.parametrize("text", CP866_AS_UTF8)
+@pytest.mark.parametrize("declared", ["", "cp1251", "koi8-r", "cp866"])
+def test_russian_in_cp866_that_is_valid_utf8_is_read_as_cp866(text: str, declared: str) -> None:
+    sample = text.encode("cp866")
+    assert not sample.decode("utf-8").isascii()  # valid UTF-8 indeed
+    guess = guess_charset(sample, family="unimarc", declared=declared)
+    assert guess.charset == "cp866", guess.reason
+
+
+def test_valid_utf8_declared_utf8_stays_utf8() -> None:
+    assert guess_charset("том".encode("cp866"), declared="utf-8").charset == "utf-8"
+
+
+# Where the UTF-8 reading is a plausible character the bytes cannot tell: "хоз" in CP866 is
+# the CJK ideograph U+5BA7, "шин" U+8A2D. Those stay UTF-8, as do real short texts.
+SHORT_UTF8 = [
+    "宧",
+    "設計",
+    "한국어",
+    "עברית",
+    "Ελληνικά",
+    "Москва",
+    "Œuvres",
+    "B♭ major",
+    "№ 5",
+    "→",
+]
+
+
+@pytest.mark.parametrize("text", SHORT_UTF8)
+def test_short_utf8_stays_utf8(text: str) -> None:
+    for declared in ("", "cp1251", "cp866"):
+        assert guess_charset(text.encode(), family="unimarc", declared=declared).charset == "utf-8"
+
+
+def _values(paths: list[Path]) -> set[str]:
+    values: set[str] = set()
+    for path in paths:
+        for _, record in read_file(path.read_bytes()):
+            if isinstance(record, RecordError):
+                continue
+            for field in record.fields:
+                for _, value in field.subfields:
+                    if not value.isascii():
+                        values.add(value)
+                        values.update(word for word in value.split() if not word.isascii())
+    return values
+
+
+@pytest.mark.parametrize("where", ["golden", "marc21", "unimarc"])
+def test_every_real_value_and_word_in_utf8_stays_utf8(where: str) -> None:
+    """CJK, Hebrew, Cyrillic, Latin with diacritics from real records (whatever charset they
+    came in), one subfield or one word at a time, labelled cp1251 as RUSMARC often is."""
+    paths = sorted(GOLDEN.glob("*.mrc")) if where == "golden" else sorted(shared(where).iterdir())
+    values = _values(paths)
+    assert len(values) >= (20 if where == "golden" else 1000)
+    misread = [v for v in values if guess_charset(v.encode(), declared="cp1251").charset != "utf-8"]
+    assert not misread
+
+
+def test_odd_characters() -> None:
+    assert _odd_characters("Война и мир") == (9, 0)
+    assert _odd_characters("日本語 한국어 B♭") == (7, 1)
+    assert _odd_characters("\u2bac \ue8ee \u0964") == (3, 3)  # arrow, private use, lone danda
+    assert _odd_characters("\u2965\u0a28") == (2, 1)  # a harpoon, a Gurmukhi letter
+    assert _odd_characters("\u3920\u0b6e") == (2, 2)  # CJK and Oriya in one word
+    assert _odd_characters("\u0928\u093e\u092e\u0964") == (4, 0)  # Hindi, and its danda
+    assert _odd_characters("\u0928\u093e\u092e \u0964") == (4, 1)  # ... a lone one is odd
+
+
+# -- the statistics on bytes are the statistics on characters -----------------------------------
+
+
+def _reference_score(text: str) -> float:
+    """``_cyrillic_scores`` as first written, on decoded text: the mean log-frequency of the
+    non-ASCII characters as Russian letters, plus twice the mean shape of the words."""
+    logs = [
+        math.log(_RUSSIAN[c.lower()] / 1000) if c.lower() in _RUSSIAN else -12.0
+        for c in text
+        if not c.isascii()
+    ]
+    if not logs:
+        return 0.0
+    words = re.findall(r"[^\W\d_a-zA-Z]+", text)
+    shapes = [
+        1 if w.islower() or (w[0].isupper() and w[1:].islower()) else 0 if w.isupper() else -3
+        for w in words
+    ]
+    return sum(logs) / len(logs) + (2.0 * sum(shapes) / len(shapes) if shapes else 0.0)
+
+
+_TEXTLIKE = st.lists(st.sampled_from([*range(0x80, 0x100), *b" .,-1aZ"]), max_size=80).map(
+    bytes
+) | st.lists(st.sampled_from(WORDS), min_size=1, max_size=8).flatmap(
+    lambda words: st.sampled_from(["cp1251", "koi8-r", "cp866"]).map(
+        lambda codec: " ".join(w.capitalize() if i % 3 else w for i, w in enumerate(words)).encode(
+            codec
+        )
+    )
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(sample=_TEXTLIKE)
+def test_scores_on_bytes_are_the_scores_on_characters(sample: bytes) -> None:
+    """Exact to the rounding of log-frequencies to 25ths; a page left unread word by word
+    gets an upper bound of its score, more than 0.5 below the best."""
+    scores = _cyrillic_scores(sample, bytes(b for b in sample if b >= 0x80))
+    best = max(scores.values())
+    for codec, score in scores.items():
+        reference = _reference_score(sample.decode(codec, "replace"))
+        if score >= best - 0.5:
+            assert score == pytest.approx(reference, abs=0.5 / 25 + 1e-9)
+        else:
+            assert score >= reference - 0.5 / 25 - 1e-9
+
+
+def _reference_runs(sample: bytes) -> tuple[int, int, int, int]:
+    """(high bytes in runs, lone high bytes, lone 0xC0-0xDF, lone 0xE0-0xFE), byte by byte."""
+    runs = isolated = latin = marc8 = 0
+    for i, byte in enumerate(sample):
+        if byte < 0x80:
+            continue
+        if (i and sample[i - 1] >= 0x80) or (i + 1 < len(sample) and sample[i + 1] >= 0x80):
+            runs += 1
+            continue
+        isolated += 1
+        latin += 0xC0 <= byte <= 0xDF
+        marc8 += 0xE0 <= byte <= 0xFE
+    return runs, isolated, latin, marc8
+
+
+@settings(max_examples=300, deadline=None)
+@given(sample=_TEXTLIKE | st.binary(max_size=100))
+def test_high_byte_runs_are_counted_as_byte_by_byte(sample: bytes) -> None:
+    high = _HighBytes.of(sample)
+    runs, isolated, latin, marc8 = _reference_runs(sample)
+    assert (len(high.data) - high.isolated, high.isolated) == (runs, isolated)
+    assert _lone_marks(sample) == (latin, marc8)
+    assert high.trailing == sum(0x80 <= b <= 0xBF for b in sample)
+
+
+# pieces of valid and broken UTF-8: 2, 3, 4 bytes, U+FFFD, a lone first or trailing byte...
+_UTF8_PIECES = [
+    b"\xc3\xa9",
+    b"\xe2\x80\x94",
+    b"\xf0\x9f\x98\x80",
+    b"\xef\xbf\xbd",
+    b"\xc3",
+    b"\xe2\x80",
+]
+_UTF8_PIECES += [b"\xf0\x9f\x98", b"\x80", b"\xff", b"\xc0\xaf", b"a"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(sample=st.lists(st.sampled_from(_UTF8_PIECES) | st.binary(max_size=2), max_size=30))
+@example(sample=[b"\xc3\xa9"] * 4 + [b"\xc3"])  # four characters per error: the limit
+def test_too_few_trailing_bytes_cannot_be_mostly_utf8(sample: list[bytes]) -> None:
+    """The shortcut that spares decoding a cp1251 record as UTF-8 never skips a record that
+    would have passed as mostly valid UTF-8."""
+    data = b"".join(sample)
+    wide = data.decode("utf-8", "replace")
+    bad = wide.count("\ufffd")
+    good = sum(not c.isascii() and c != "\ufffd" for c in wide)
+    if not _HighBytes.of(data).may_be_utf8():
+        assert good < 4 * bad
