@@ -17,7 +17,7 @@ import click
 
 from core import ConfigError, Hit, QueryError, SvodError, Target, TargetState, TargetStatus
 from core.clusters import ResultPage, as_hit
-from federator.engine import Engine, SearchOutcome, default_connector
+from federator.engine import Engine, SearchOutcome, default_connector, relax_gc
 from federator.targets import load_targets, select_targets
 from normalizers.dump import DUMP_FORMATS, EXPORT_FORMATS, dump, export_hits
 
@@ -168,6 +168,7 @@ def run_search(
     on_page: Callable[[ResultPage], None] | None = None,
 ) -> SearchOutcome:
     """Run one federated search to completion (bad input raises ``SvodError``)."""
+    relax_gc()
     engine = Engine(targets, default_connector)
     return asyncio.run(
         engine.search(

@@ -40,7 +40,12 @@ sys.path.insert(0, str(ROOT))
 
 from core import RawRecord, Target, Timeouts  # noqa: E402
 from demo.zebra import split_corpus, start_zebra, stop_all  # noqa: E402
-from federator.engine import NORMALIZED_CACHE_SIZE, Engine, set_normalized_cache_size  # noqa: E402
+from federator.engine import (  # noqa: E402
+    NORMALIZED_CACHE_SIZE,
+    Engine,
+    relax_gc,
+    set_normalized_cache_size,
+)
 from normalizers import normalize  # noqa: E402
 from normalizers.iso2709 import split_stream  # noqa: E402
 
@@ -148,6 +153,7 @@ async def run(engine: Engine, qs: list[str]) -> None:
 
 
 def main(path: Path) -> None:
+    relax_gc()  # as the front ends do (federator.engine.relax_gc)
     records = corpus(path)
     qs = queries(records)
     shares = split_corpus(records, 3)

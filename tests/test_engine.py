@@ -191,3 +191,22 @@ async def test_a_repeated_search_shows_the_same_from_copies_of_decoded_records()
     shared, fresh = by_place(first), by_place(cold[1])
     assert all(shared[k] is d for k, d in by_place(again).items())
     assert not any(fresh[k] is d for k, d in by_place(cold[0]).items())
+
+
+def test_relax_gc_raises_the_young_threshold_and_keeps_the_older_ones_at_least() -> None:
+    import gc
+
+    from federator.engine import GC_YOUNG_THRESHOLD, relax_gc
+
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        relax_gc()
+        young, middle, old = gc.get_threshold()
+        assert young == GC_YOUNG_THRESHOLD > 700
+        assert (middle, old) == (20, 50)
+        gc.set_threshold(700, 30, 80)  # larger settings someone chose are kept
+        relax_gc()
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, 30, 80)
+    finally:
+        gc.set_threshold(*saved)
