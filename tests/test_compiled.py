@@ -104,3 +104,16 @@ def test_an_edited_source_is_not_shadowed_by_its_old_compiled_file(tmp_path: Pat
     current = _run(WHICH, "-W", "error", path=tmp_path)
     assert current.returncode == 0, current.stderr
     assert current.stdout.split()[-1] == str(built)
+
+
+@pytest.mark.skipif(
+    shutil.which("gcc") is None and shutil.which("cc") is None, reason="no C compiler here"
+)
+def test_native_parts_are_built_where_a_compiler_is() -> None:
+    # both parts are optional at install time; where a compiler is, a missing one is a
+    # broken build (say, mypyc failing on a type error in its isolated environment)
+    import importlib.util
+
+    assert importlib.util.find_spec("normalizers._marcread") is not None, "C reader not built"
+    missing = [n for n in NAMES if _built(PACKAGE, n) is None]
+    assert not missing, f"not compiled by mypyc: {missing} (pip install -e . -v shows why)"
