@@ -238,13 +238,11 @@ class Engine:
             update(**_failure(exc, target, "search", overall))
             return [], None
         records, bad = _normalize_all(result, target)
-        notes = [f"{bad} record(s) could not be decoded"] if bad else []
-        notes += [str(d) for d in result.diagnostics]
         update(
             state=TargetState.DONE,
             hits=result.hits,
             records=len(records),
-            message="; ".join(notes),
+            message=_notes(bad, result),
         )
         return records, result.result_set
 
@@ -280,16 +278,21 @@ class Engine:
             update(**_failure(exc, target, "fetch", overall))
             return [], None
         records, bad = _normalize_all(result, target)
-        notes = [f"{bad} record(s) could not be decoded"] if bad else []
-        notes += [str(d) for d in result.diagnostics]
         update(
             state=TargetState.DONE,
             hits=result.hits,
             records=before.records + len(records),
-            message="; ".join(notes),
+            message=_notes(bad, result),
             diagnostic=None,
         )
         return records, result.result_set
+
+
+def _notes(bad: int, result: SearchResult) -> str:
+    """A target's status message after records arrived: undecodable records, diagnostics."""
+    notes = [f"{bad} record(s) could not be decoded"] if bad else []
+    notes += [str(d) for d in result.diagnostics]
+    return "; ".join(notes)
 
 
 def _overall_timeout(target: Target) -> float:
