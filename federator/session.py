@@ -25,7 +25,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -259,36 +259,37 @@ class SearchSession:
         )
 
     async def _run(self, target: Target, want: int) -> None:
-        try:
-            records, result_set = await self._engine._search_target(
-                target, self.node, want, self._report
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # the engine already makes failures statuses; this is a bug
-            log.exception("session %s: target %s", self.id, target.id)
-            return
-        self._result_sets[target.id] = result_set
-        self._add(target, records)
+        search = self._engine._search_target(target, self.node, want, self._report)
+        await self._deliver(target, search, "target")
 
     async def _run_fetch(self, target: Target, result_set: ResultSet, count: int) -> None:
         """The next ``count`` records of ``target``'s result set; a failure leaves the
         records held as they are and ends in the target's status."""
+        fetch = self._engine._fetch_target(
+            target,
+            result_set,
+            self._fetched[target.id] + 1,
+            count,
+            self.statuses[target.id],
+            self._report,
+        )
+        await self._deliver(target, fetch, "fetch from target")
+
+    async def _deliver(
+        self,
+        target: Target,
+        work: Awaitable[tuple[list[Record], ResultSet | None]],
+        what: str,
+    ) -> None:
+        """Await a search or fetch of ``target``; keep its result set, add its records."""
         try:
-            records, result_set_after = await self._engine._fetch_target(
-                target,
-                result_set,
-                self._fetched[target.id] + 1,
-                count,
-                self.statuses[target.id],
-                self._report,
-            )
+            records, result_set = await work
         except asyncio.CancelledError:
             raise
         except Exception:  # the engine already makes failures statuses; this is a bug
-            log.exception("session %s: fetch from target %s", self.id, target.id)
+            log.exception("session %s: %s %s", self.id, what, target.id)
             return
-        self._result_sets[target.id] = result_set_after
+        self._result_sets[target.id] = result_set
         self._add(target, records)
 
     def _add(self, target: Target, records: list[Record]) -> None:
