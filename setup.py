@@ -1,8 +1,9 @@
 """Build the native parts of Svod; the project's metadata is in pyproject.toml.
 
-Both are optional: without a C compiler (or without mypyc, which comes with mypy) the
+All are optional: without a C compiler (or without mypyc, which comes with mypy) the
 install still succeeds and Svod runs the Python code they are built from.
 
+- ``core._slots``, which fills a frozen record's slots in one call (``core.fastinit.NATIVE``);
 - ``normalizers._marcread``, the C reader of ISO 2709 records (``normalizers.iso2709.NATIVE``
   says whether it runs);
 - the field-map engine, ``normalizers.mapping`` with ``clean`` and ``holdings``, compiled by
@@ -47,6 +48,7 @@ def compiled_map() -> list[Extension]:
 
 setup(
     ext_modules=[
+        Extension("core._slots", sources=["core/_slots.c"], optional=True),
         Extension(
             "normalizers._marcread",
             sources=["normalizers/_marcread.c"],

@@ -12,6 +12,8 @@ from enum import StrEnum
 from operator import attrgetter
 from typing import Any
 
+from core.fastinit import fast_init, fill, slot_descriptors
+
 __all__ = [
     "RICH_FIELDS",
     "Contributor",
@@ -25,6 +27,7 @@ __all__ = [
 ]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RawRecord:
     """A record exactly as a target sent it.
@@ -59,6 +62,7 @@ class HoldingStatus(StrEnum):
     UNKNOWN = "unknown"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Holding:
     """One copy (or a group of copies) of a book in one library.
@@ -78,6 +82,7 @@ class Holding:
     note: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Contributor:
     """A person or body responsible for the work, with role and dates when the record has them."""
@@ -117,6 +122,7 @@ class _Memo:
     _derived: Derived
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Record(_Memo):
     """The canonical bibliographic record: what every normalizer produces.
@@ -190,15 +196,10 @@ class Record(_Memo):
         >>> r.at("b", 7) == replace(r, target_id="b", position=7)
         True
         """
-        new: Record = _new(Record)
-        for get, put in _CONTENT:
-            put(new, get(self))
-        _put_target(new, target_id)
-        _put_position(new, position)
-        _put_raw(new, raw)
         derived = self.derived
         derived.shared = True
-        _put_derived(new, derived)
+        new: Record = _new(Record)
+        fill(new, _AT_SLOTS, (*_content(self), target_id, position, raw, derived))
         return new
 
 
@@ -247,18 +248,13 @@ class Hit:
         return list(dict.fromkeys(r.target_id for r in self.records))
 
 
-# ``Record.at`` writes the slots directly (a frozen dataclass's __init__ costs more)
+# ``Record.at`` fills the slots of a new record: the content fields, then where it is held
 _new = object.__new__
-_SLOTS: dict[str, Any] = {**vars(_Memo), **vars(Record)}  # name -> slot descriptor
-_CONTENT = tuple(
-    (_SLOTS[f.name].__get__, _SLOTS[f.name].__set__)
-    for f in fields(Record)
-    if f.name not in ("target_id", "position", "raw")
+_CONTENT_NAMES = tuple(
+    f.name for f in fields(Record) if f.name not in ("target_id", "position", "raw")
 )
-_put_target = _SLOTS["target_id"].__set__
-_put_position = _SLOTS["position"].__set__
-_put_raw = _SLOTS["raw"].__set__
-_put_derived = _SLOTS["_derived"].__set__
+_content = attrgetter(*_CONTENT_NAMES)
+_AT_SLOTS = slot_descriptors(Record, (*_CONTENT_NAMES, "target_id", "position", "raw", "_derived"))
 
 
 #: the descriptive fields whose presence makes one record of a book richer than another

@@ -32,6 +32,7 @@ from typing import NamedTuple
 from lxml import etree
 
 from core import RecordError
+from core.fastinit import constructor, fast_init
 from core.xmlsafe import parse_untrusted
 from normalizers import iso2709
 from normalizers.charsets import (
@@ -83,6 +84,7 @@ class DataField(NamedTuple):
         return next((v for c, v in self.subfields if c in codes and v), "")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MarcRecord:
     """A decoded record: leader, control fields (001-009) and data fields, text in NFC.
@@ -282,46 +284,14 @@ def read_iso2709(
     else:
         values = body.split(b"\x1e")[: len(tags)] if values is None else values
         control, fields, order, clean = _decode_fields(tags, values, used)
-    return _record(leader, control, fields, used, chosen, suspect or not clean, order)
-
-
-def _setter(name: str) -> Callable[[MarcRecord, object], None]:
-    setter: Callable[[MarcRecord, object], None] = getattr(MarcRecord, name).__set__
-    return setter
-
-
-_set_leader, _set_control, _set_fields = _setter("leader"), _setter("control"), _setter("fields")
-_set_charset, _set_flavour = _setter("charset"), _setter("flavour")
-_set_suspect, _set_order = _setter("charset_suspect"), _setter("order")
-_new_record = object.__new__
-
-
-def _record(
-    leader: str,
-    control: tuple[tuple[str, str], ...],
-    data: tuple[DataField, ...],
-    charset: str,
-    flavour: str,
-    suspect: bool,
-    order: str,
-) -> MarcRecord:
-    """``MarcRecord(...)`` with its slots set directly: the frozen dataclass's ``__init__``
-    goes through ``object.__setattr__`` for each field, a tenth of reading a record. (Give
-    MarcRecord a ``__post_init__`` and this must call it.)"""
-    record: MarcRecord = _new_record(MarcRecord)
-    _set_leader(record, leader)
-    _set_control(record, control)
-    _set_fields(record, data)
-    _set_charset(record, charset)
-    _set_flavour(record, flavour)
-    _set_suspect(record, suspect)
-    _set_order(record, order)
-    return record
+    return _new_marc(leader, control, fields, used, chosen, suspect or not clean, order)
 
 
 # 0x1E and 0x1F cannot be part of a character in these: the record is decoded in one go
 _STATELESS = ("utf-8", "ascii", "cp1251", "koi8-r", "cp866", "cp1252", "iso8859-1", "iso8859-5")
 _new_field = tuple.__new__
+#: ``MarcRecord(...)``, cheaper (``core.fastinit``): one for every record read
+_new_marc = constructor(MarcRecord)
 
 _Fields = tuple[tuple[tuple[str, str], ...], tuple[DataField, ...], str]
 _PLAIN = frozenset(" 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ#|")

@@ -110,10 +110,11 @@ def test_an_edited_source_is_not_shadowed_by_its_old_compiled_file(tmp_path: Pat
     shutil.which("gcc") is None and shutil.which("cc") is None, reason="no C compiler here"
 )
 def test_native_parts_are_built_where_a_compiler_is() -> None:
-    # both parts are optional at install time; where a compiler is, a missing one is a
+    # every part is optional at install time; where a compiler is, a missing one is a
     # broken build (say, mypyc failing on a type error in its isolated environment)
     import importlib.util
 
+    assert importlib.util.find_spec("core._slots") is not None, "core._slots not built"
     assert importlib.util.find_spec("normalizers._marcread") is not None, "C reader not built"
     missing = [n for n in NAMES if _built(PACKAGE, n) is None]
     assert not missing, f"not compiled by mypyc: {missing} (pip install -e . -v shows why)"

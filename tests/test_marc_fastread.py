@@ -354,13 +354,6 @@ def test_frame_wants_bytes() -> None:
         frame("00000nam")
 
 
-def test_the_quick_record_constructor_builds_what_the_dataclass_does() -> None:
-    args = ("00000nam a2200000 a 4500", (("001", "x"),), (DataField("245", "1", "0", ()),))
-    assert marc._record(*args, "utf-8", "marc21", True, "cd") == MarcRecord(
-        *args, "utf-8", "marc21", True, "cd"
-    )
-
-
 # -- which reader runs ------------------------------------------------------------------------
 
 
