@@ -135,10 +135,13 @@ def normalize(raw: RawRecord, *, charset: str = "", flavour: str = "") -> Record
     decide. A record that cannot be read raises ``core.RecordError`` and nothing else; one
     whose text could not be decoded cleanly comes back with ``charset_suspect`` set.
     """
-    syntax = raw.syntax.strip().lower()
+    syntax = raw.syntax
     kind = SYNTAXES.get(syntax)
     if kind is None:
-        raise RecordError(f"no normalizer for record syntax {raw.syntax!r}")
+        syntax = syntax.strip().lower()
+        kind = SYNTAXES.get(syntax)
+        if kind is None:
+            raise RecordError(f"no normalizer for record syntax {raw.syntax!r}")
     if kind == "iso2709":
         marc = read_iso2709(raw.data, charset, flavour, hint=syntax)
     elif kind == "marcxml":

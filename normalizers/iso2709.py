@@ -174,15 +174,17 @@ def split_stream(data: bytes) -> Iterator[tuple[int, bytes]]:
             return
         end = data.find(RECORD_END, pos)
         stop = size if end < 0 else end + 1
-        yield from _resync(data, pos, stop)
+        declared = data[pos : pos + 5]
+        if declared.isdigit() and pos + int(declared) == stop:  # the leader agrees
+            yield pos, data[pos:stop]
+        else:
+            yield from _resync(data, pos, stop)
         pos = stop
 
 
 def _resync(data: bytes, start: int, stop: int) -> Iterator[tuple[int, bytes]]:
-    declared = data[start : start + 5]
-    if declared.isdigit() and start + int(declared) == stop:
-        yield start, data[start:stop]
-        return
+    """The records in ``data[start:stop]``, one chunk ending at a record terminator whose
+    leader gives another length."""
     for match in _LEADER.finditer(data, start + 1, stop):
         inner = match.start()
         if inner + int(match.group()[:5]) == stop:

@@ -92,6 +92,29 @@ def test_isbn13_agrees_with_python_stdnum(body: str, check: str, tail: str) -> N
     assert isbn13(value + tail) == (stdnum_isbn.compact(expected) if expected else None)
 
 
+def isbn13_by_definition(value: str) -> str | None:
+    """isbn13 as its docstring defines it, with a regular expression and python-stdnum."""
+    match = re.match(r"\s*([0-9Xx][0-9Xx -]*)", value)
+    token = match.group(1).replace(" ", "").replace("-", "") if match else ""
+    if not stdnum_isbn.is_valid(token) or len(token) not in (10, 13):
+        return None
+    return stdnum_isbn.compact(stdnum_isbn.to_isbn13(token))
+
+
+@settings(max_examples=3000)
+@given(
+    st.text(st.sampled_from([*"0123456789Xx -", "\t", "\u3000", "\xa0", "(", "a", "٣"]))
+)
+def test_isbn13_reads_the_number_at_the_start_of_any_value(value: str) -> None:
+    assert isbn13(value) == isbn13_by_definition(value)
+
+
+@settings(max_examples=1000)
+@given(st.text())
+def test_isbn13_of_any_text_is_none_or_an_isbn(value: str) -> None:
+    assert isbn13(value) == isbn13_by_definition(value)
+
+
 # -- compiled rules on records ----------------------------------------------------------------
 
 
