@@ -4,8 +4,10 @@ A frozen dataclass's generated ``__init__`` stores each field with ``object.__se
 which looks the attribute up on the type again for every field: 3.7 µs for a ``Record``
 (29 fields), a tenth of turning a MARC record into one. ``fast_init`` gives the class an
 ``__init__`` with the same signature that hands every value at once to ``fill``, which calls
-the slots' own descriptors: 1 µs. Nothing else changes: the instances stay frozen, compare,
-hash, print, pickle and ``dataclasses.replace`` as before.
+the slots' own descriptors: 1.7 µs, most of it Python binding 29 keyword arguments.
+``constructor(cls)`` skips that too, for the hot paths (the map engine, the ISO 2709
+reader): a callable taking what ``cls(...)`` takes, 0.3 µs. Nothing else changes: the
+instances stay frozen, compare, hash, print, pickle and ``dataclasses.replace`` as before.
 
     >>> from dataclasses import dataclass
     >>> @fast_init
@@ -13,11 +15,12 @@ hash, print, pickle and ``dataclasses.replace`` as before.
     ... class Point:
     ...     x: int
     ...     y: int = 0
-    >>> Point(1), Point(1, y=2) == Point(x=1, y=2)
-    (Point(x=1, y=0), True)
+    >>> Point(1), Point(1, y=2) == Point(x=1, y=2), constructor(Point)(1, 2)
+    (Point(x=1, y=0), True, Point(x=1, y=2))
 
-``fill`` is ``core._slots.fill`` (C) when built, else the same loop in Python; ``NATIVE``
-says which, and ``SVOD_PURE_PYTHON=1`` in the environment forces Python.
+``fill`` and ``constructor``'s callables are C (``core._slots``) when it was built, else
+generated Python that does the same; ``NATIVE`` says which, and ``SVOD_PURE_PYTHON=1`` in
+the environment forces Python.
 """
 
 from __future__ import annotations
@@ -94,18 +97,16 @@ def _init_fields(cls: type) -> tuple[tuple[str, ...], tuple[Any, ...]]:
     return names, tuple(f.default for f in own)
 
 
-def _generated(cls: type, name: str, body: str, *, method: bool) -> Callable[..., Any]:
-    """``def name([self, ]<cls's fields, with defaults>): body``, where the body has
-    ``_fill``, ``_new``, ``_cls``, ``_descriptors`` and ``_values`` (the fields as a tuple)
-    at hand: made the way dataclasses makes ``__init__``, source text from the field names
-    compiled once."""
+def _generated(cls: type, name: str, *, method: bool) -> Callable[..., Any]:
+    """``def __init__(self, <cls's fields, with defaults>)`` (``method``) or ``def name(<the
+    fields>)`` returning a new ``cls``, that sets the slots: made the way dataclasses makes
+    ``__init__``, source text from the field names compiled once.
+
+    The slots are set by one ``fill`` call when it is the C one, else one line per field
+    calling that slot's setter (twice as fast as the loop of ``_fill_py``)."""
     names, defaults = _init_fields(cls)
-    namespace: dict[str, Any] = {
-        "_fill": fill,
-        "_new": object.__new__,
-        "_cls": cls,
-        "_descriptors": slot_descriptors(cls, names),
-    }
+    descriptors = slot_descriptors(cls, names)
+    namespace: dict[str, Any] = {"_fill": fill, "_new": object.__new__, "_cls": cls}
     params = ["self"] if method else []
     for field_name, default in zip(names, defaults, strict=True):
         if default is MISSING:
@@ -113,10 +114,18 @@ def _generated(cls: type, name: str, body: str, *, method: bool) -> Callable[...
         else:
             namespace[f"_default_{field_name}"] = default
             params.append(f"{field_name}=_default_{field_name}")
-    body = body.replace("_values", f"({', '.join(names)},)")
-    source = f"def {name}({', '.join(params)}):\n" + "".join(
-        f"    {line}\n" for line in body.splitlines()
-    )
+    target = "self" if method else "obj"
+    body = [] if method else ["obj = _new(_cls)"]
+    if fill is not _fill_py:
+        namespace["_descriptors"] = descriptors
+        body.append(f"_fill({target}, _descriptors, ({', '.join(names)},))")
+    else:
+        for field_name, descriptor in zip(names, descriptors, strict=True):
+            namespace[f"_set_{field_name}"] = descriptor.__set__
+            body.append(f"_set_{field_name}({target}, {field_name})")
+    if not method:
+        body.append("return obj")
+    source = f"def {name}({', '.join(params)}):\n" + "".join(f"    {line}\n" for line in body)
     exec(source, namespace)  # made of the field names only
     function: Callable[..., Any] = namespace[name]
     function.__qualname__ = f"{cls.__qualname__}.{name}" if method else name
@@ -127,7 +136,7 @@ def _generated(cls: type, name: str, body: str, *, method: bool) -> Callable[...
 def fast_init(cls: _C) -> _C:
     """Give the frozen, slotted dataclass ``cls`` an ``__init__`` that fills its slots at once
     (same signature, same result; see ``_init_fields`` for the classes it takes)."""
-    init = _generated(cls, "__init__", "_fill(self, _descriptors, _values)", method=True)
+    init = _generated(cls, "__init__", method=True)
     dataclass_init = vars(cls)["__init__"]
     init.__doc__ = dataclass_init.__doc__
     init.__annotations__ = dict(dataclass_init.__annotations__)
@@ -138,7 +147,8 @@ def fast_init(cls: _C) -> _C:
 def constructor(cls: Callable[..., _T]) -> Callable[..., _T]:
     """A callable that makes a ``cls`` from the arguments ``cls(...)`` takes, for the hot
     paths: no ``type.__call__`` and, with ``core._slots``, no Python argument binding either
-    (``Record``: 0.3 µs, where ``Record(...)`` takes 1.7 µs with ``fast_init``, 3.7 without).
+    (``Record``: 0.3 µs, where ``Record(...)`` takes 1.7 µs with ``fast_init``, 3.7 without;
+    without ``core._slots`` it is a Python function: 1.8 µs).
 
     >>> from core import Contributor
     >>> new_contributor = constructor(Contributor)
@@ -152,5 +162,4 @@ def constructor(cls: Callable[..., _T]) -> Callable[..., _T]:
             "Callable[..., _T]",
             _native.Maker(cls, slot_descriptors(cls, names), names, defaults, MISSING),
         )
-    body = "obj = _new(_cls)\n_fill(obj, _descriptors, _values)\nreturn obj"
-    return _generated(cls, f"new_{cls.__name__}", body, method=False)
+    return _generated(cls, f"new_{cls.__name__}", method=False)

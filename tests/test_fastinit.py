@@ -226,7 +226,12 @@ def test_fast_init_takes_only_what_it_can_do_the_same() -> None:
 
 
 def test_the_pure_python_setting_runs_the_python_code() -> None:
-    code = "from core import fastinit; print(fastinit.NATIVE)"
+    code = (
+        "from core import fastinit, Record; from core.fastinit import constructor;"
+        "print(fastinit.NATIVE);"
+        "print(Record('War', year=1869) == constructor(Record)(title='War', year=1869));"
+        "print(Record('War', year=1869))"
+    )
     env = {k: v for k, v in os.environ.items() if k != "SVOD_PURE_PYTHON"}
     pure = subprocess.run(
         [sys.executable, "-c", code],
@@ -236,7 +241,9 @@ def test_the_pure_python_setting_runs_the_python_code() -> None:
         text=True,
         check=True,
     )
-    assert pure.stdout.strip() == "False"
+    native, same, shown = pure.stdout.splitlines()
+    assert (native, same) == ("False", "True")
+    assert shown == repr(Record("War", year=1869))
 
 
 def test_marc_records_read_by_the_fast_path_equal_those_built_by_hand() -> None:
@@ -253,3 +260,12 @@ def test_marc_records_read_by_the_fast_path_equal_those_built_by_hand() -> None:
         "marc21",
     )
     assert read == by_hand
+
+
+@pytest.mark.parametrize("name", ["core.fastinit", "core.records"])
+def test_docstring_examples(name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted and result.failed == 0, f"{result.failed} of {result.attempted}"

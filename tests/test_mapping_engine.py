@@ -102,9 +102,7 @@ def isbn13_by_definition(value: str) -> str | None:
 
 
 @settings(max_examples=3000)
-@given(
-    st.text(st.sampled_from([*"0123456789Xx -", "\t", "\u3000", "\xa0", "(", "a", "٣"]))
-)
+@given(st.text(st.sampled_from([*"0123456789Xx -", "\t", "\u3000", "\xa0", "(", "a", "٣"])))
 def test_isbn13_reads_the_number_at_the_start_of_any_value(value: str) -> None:
     assert isbn13(value) == isbn13_by_definition(value)
 
