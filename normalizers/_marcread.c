@@ -68,7 +68,8 @@ tag_string(const unsigned char *p)
 
 PyDoc_STRVAR(frame_doc,
 "frame(data, /)\n--\n\n"
-"(leader, tags, data area) of a record laid out the usual way, else None.\n\n"
+"(leader, tags, data area with the fields in directory order) of a record whose directory\n"
+"is sound, else None.\n\n"
 "The same as normalizers.iso2709.parse_contiguous in pure Python; data is bytes or\n"
 "any other bytes-like object (leader and data area come back as bytes).");
 
@@ -93,6 +94,63 @@ frame(PyObject *module, PyObject *arg)
     return result;
 }
 
+/* The data area with the fields where the directory says they are, in directory order:
+   each entry's field of its declared length inside the data area, ending with its field
+   terminator and holding no other. For records stored in another order than their directory
+   (IRBIS and the NLR export do this) or with gaps. None when an entry does not fit. */
+static PyObject *
+fields_by_directory(const unsigned char *d, Py_ssize_t size, Py_ssize_t base, Py_ssize_t count)
+{
+    Py_ssize_t area = size - base, total = 0;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        const unsigned char *e = d + LEADER + k * ENTRY;
+        Py_ssize_t length = digits(e + 3, 4), start = digits(e + 7, 5);
+        if (length == 0 || start > area || length > area - start) {
+            Py_RETURN_NONE;
+        }
+        const unsigned char *field = d + base + start;
+        if (field[length - 1] != FT || memchr(field, FT, (size_t)(length - 1)) != NULL) {
+            Py_RETURN_NONE;
+        }
+        total += length; /* at most 99999 * 9999: no overflow */
+    }
+    PyObject *body = PyBytes_FromStringAndSize(NULL, total);
+    if (body == NULL) {
+        return NULL;
+    }
+    char *out = PyBytes_AS_STRING(body);
+    for (Py_ssize_t k = 0; k < count; k++) {
+        const unsigned char *e = d + LEADER + k * ENTRY;
+        Py_ssize_t length = digits(e + 3, 4), start = digits(e + 7, 5);
+        memcpy(out, d + base + start, (size_t)length);
+        out += length;
+    }
+    return body;
+}
+
+/* The data area as it is when the fields are stored in directory order from its start,
+   each of its declared length, then nothing or the record terminator; else None. */
+static PyObject *
+contiguous_fields(const unsigned char *d, Py_ssize_t size, Py_ssize_t base, Py_ssize_t count)
+{
+    if (memcmp(d + LEADER + 7, "00000", 5) != 0) {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t pos = base;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        const unsigned char *start = d + pos;
+        const unsigned char *end = memchr(start, FT, (size_t)(size - pos));
+        if (end == NULL || (end - start) + 1 != digits(d + LEADER + k * ENTRY + 3, 4)) {
+            Py_RETURN_NONE;
+        }
+        pos = (end - d) + 1;
+    }
+    if (!(pos == size || (pos + 1 == size && d[pos] == RT))) {
+        Py_RETURN_NONE;
+    }
+    return PyBytes_FromStringAndSize((const char *)d + base, size - base);
+}
+
 static PyObject *
 framed(const unsigned char *d, Py_ssize_t size)
 {
@@ -112,7 +170,7 @@ framed(const unsigned char *d, Py_ssize_t size)
     if (count == 0) {
         Py_RETURN_NONE;
     }
-    /* every entry: 3 letters/digits, 4 + 5 digits; the first field starts at 0 */
+    /* every entry: 3 letters/digits, 4 + 5 digits */
     for (Py_ssize_t k = 0; k < count; k++) {
         const unsigned char *e = d + LEADER + k * ENTRY; /* e + 12 <= d + base - 1 */
         if (!is_alnum(e[0]) || !is_alnum(e[1]) || !is_alnum(e[2])) {
@@ -124,30 +182,23 @@ framed(const unsigned char *d, Py_ssize_t size)
             }
         }
     }
-    if (memcmp(d + LEADER + 7, "00000", 5) != 0) {
-        Py_RETURN_NONE;
+    PyObject *body = contiguous_fields(d, size, base, count);
+    if (body == Py_None) {
+        Py_DECREF(body);
+        body = fields_by_directory(d, size, base, count);
     }
-    /* the data area splits on field terminators into exactly the fields the directory
-       describes, each of its declared length, then "" or the record terminator */
-    Py_ssize_t pos = base;
-    for (Py_ssize_t k = 0; k < count; k++) {
-        const unsigned char *start = d + pos;
-        const unsigned char *end = memchr(start, FT, (size_t)(size - pos));
-        if (end == NULL || (end - start) + 1 != digits(d + LEADER + k * ENTRY + 3, 4)) {
-            Py_RETURN_NONE;
-        }
-        pos = (end - d) + 1;
-    }
-    if (!(pos == size || (pos + 1 == size && d[pos] == RT))) {
-        Py_RETURN_NONE;
+    if (body == NULL || body == Py_None) {
+        return body;
     }
     PyObject *result = PyTuple_New(3);
     PyObject *tags = PyList_New(count);
     if (result == NULL || tags == NULL) {
         Py_XDECREF(result);
         Py_XDECREF(tags);
+        Py_DECREF(body);
         return NULL;
     }
+    PyTuple_SET_ITEM(result, 2, body);
     PyTuple_SET_ITEM(result, 1, tags);
     for (Py_ssize_t k = 0; k < count; k++) {
         PyObject *tag = tag_string(d + LEADER + k * ENTRY);
@@ -163,12 +214,6 @@ framed(const unsigned char *d, Py_ssize_t size)
         return NULL;
     }
     PyTuple_SET_ITEM(result, 0, leader);
-    PyObject *body = PyBytes_FromStringAndSize((const char *)d + base, size - base);
-    if (body == NULL) {
-        Py_DECREF(result);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(result, 2, body);
     return result;
 }
 

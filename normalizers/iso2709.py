@@ -10,11 +10,13 @@ A file is read the way YAZ and MARC::Record do not: on the record terminator (0x
 one record with a wrong length or a damaged directory is reported, with its byte offset,
 and the records after it still come out.
 
-``parse_contiguous``, the directory check every record goes through first, is
+``parse_contiguous``, the directory check every record goes through first (and the data
+area with the fields in directory order, which is all a sound record needs), is
 ``normalizers._marcread.frame`` (C) when that extension is built: ~20 µs a record in Python,
-under 1 in C. The Python function below is its specification and the
-fallback; ``NATIVE`` says which one runs, and ``SVOD_PURE_PYTHON=1`` in the environment
-forces Python. ``tests/test_marc_fastread.py`` holds both to the same results.
+under 1 in C. Only records it refuses go through ``parse``, the lenient reader. The Python
+function below is its specification and the fallback; ``NATIVE`` says which one runs, and
+``SVOD_PURE_PYTHON=1`` in the environment forces Python. ``tests/test_marc_fastread.py``
+holds both to the same results.
 
 >>> data = encode(b"00000nam a2200000 a 4500", [("001", b"x1"), ("245", b"10\\x1faWar")])
 >>> leader, fields = parse(data)
@@ -64,9 +66,14 @@ _ENTRY = re.compile(rb"([0-9A-Za-z]{3})(\d{4})(\d{5})")
 
 
 def _parse_contiguous_py(data: bytes) -> tuple[bytes, list[str], bytes] | None:
-    """The fast path of ``parse``: (leader, tags, data area) when the record is laid out the
-    usual way (4+5 digit entries, fields stored in directory order, each length right), so
-    that ``data_area.split(FIELD_END)`` yields the fields in order. None otherwise.
+    """The fast path of ``parse``: (leader, tags, data area) of a record whose directory is
+    sound (4+5 digit entries, each field of its declared length, ending with the one field
+    terminator it holds), with the fields in directory order, so that
+    ``data_area.split(FIELD_END)`` yields them in order. None otherwise.
+
+    The data area is the record's own when the fields are stored in directory order (the
+    usual way); else it is put together from the fields where their entries point (IRBIS
+    and the National Library of Russia export records stored in another order).
     """
     size = len(data)
     if size < 25 or size > MAX_RECORD_BYTES or data[20:22] != b"45":
@@ -78,16 +85,26 @@ def _parse_contiguous_py(data: bytes) -> tuple[bytes, list[str], bytes] | None:
     if base < 25 or base > size or data[base - 1] != 0x1E or (base - 25) % 12:
         return None
     entries = _ENTRY.findall(data, 24, base - 1)
-    if not entries or len(entries) * 12 != base - 25 or entries[0][2] != b"00000":
+    if not entries or len(entries) * 12 != base - 25:
         return None
+    tags = [t.decode("ascii") for t, _, _ in entries]
     body = data[base:]
-    parts = body.split(FIELD_END)
-    if len(parts) != len(entries) + 1 or parts[-1] not in (b"", RECORD_END):
-        return None
-    for (_, length, _), part in zip(entries, parts, strict=False):
-        if int(length) != len(part) + 1:
+    if entries[0][2] == b"00000":
+        parts = body.split(FIELD_END)
+        if (
+            len(parts) == len(entries) + 1
+            and parts[-1] in (b"", RECORD_END)
+            and all(int(e[1]) == len(p) + 1 for e, p in zip(entries, parts, strict=False))
+        ):
+            return data[:24], tags, body
+    fields = []
+    for _, length_text, start_text in entries:
+        start, length = int(start_text), int(length_text)
+        field = body[start : start + length]
+        if length == 0 or len(field) != length or field.find(FIELD_END) != length - 1:
             return None
-    return data[:24], [t.decode("ascii") for t, _, _ in entries], body
+        fields.append(field)
+    return data[:24], tags, b"".join(fields)
 
 
 #: True when the C reader (``normalizers._marcread``) is in use.

@@ -271,13 +271,12 @@ def _selector(rule: Rule) -> tuple[str, _Select]:
             return out
 
         return "", plain
-    (low, scan, ind2), *more = specs
-    if scan and low and not (ind2 or ind1 or more) and low[-1] < "\U0010ffff":
-        # "6XX": the tags from "6" up to (not including) "7", in record order
-        high = low[:-1] + chr(ord(low[-1]) + 1)
+    (prefix, scan, ind2), *more = specs
+    if scan and not (ind2 or ind1 or more):
+        # "6XX": the tags that start with "6", in record order
 
         def block(by_tag: _ByTag, marc: MarcRecord) -> Sequence[DataField]:
-            return [f for f in marc.fields if low <= f.tag < high]
+            return [f for f in marc.fields if f.tag.startswith(prefix)]
 
         return "", block
 

@@ -81,7 +81,10 @@ class DataField(NamedTuple):
 
     def first(self, codes: str) -> str:
         """The first non-empty value among ``codes``, or ``""``."""
-        return next((v for c, v in self.subfields if c in codes and v), "")
+        for code, value in self.subfields:
+            if value and code in codes:
+                return value
+        return ""
 
 
 @fast_init
@@ -232,6 +235,7 @@ def read_iso2709(
     """
     fast = iso2709.parse_contiguous(data)
     values: list[bytes] | None = None  # the fields' bytes, split only when needed
+    whole = True  # body.split(FIELD_END) gives the fields: no field holds a terminator
     if fast is not None:
         leader_bytes, tags, body = fast
     else:
@@ -239,6 +243,7 @@ def read_iso2709(
         tags = [t for t, _ in raw_fields]
         values = [v for _, v in raw_fields]
         body = b"\x1e".join(values)
+        whole = body.count(b"\x1e") == len(values) - 1
     if flavour:
         chosen = _flavour_name(flavour)
     elif _family(tags, hint) == "marc21":
@@ -277,7 +282,7 @@ def read_iso2709(
         if clean:
             text = decoded
     leader = _leader_text(leader_bytes, used)
-    split = None if text is None else _fields(tags, text)
+    split = None if text is None or not whole else _fields(tags, text)
     if split is not None:
         control, fields, order = split
         clean = True

@@ -114,6 +114,52 @@ def test_every_real_record_frames_and_reads_the_same() -> None:
         assert_same_reading(data)
 
 
+def stored_in_order(data: bytes, order: list[int]) -> bytes:
+    """``data`` (a framed record) with its fields stored in ``order`` and its directory, in
+    its own order, pointing at them: what IRBIS and the NLR export write."""
+    framed = iso2709._parse_contiguous_py(data)
+    assert framed is not None
+    leader, tags, body = framed
+    fields = body.split(b"\x1e")[: len(tags)]
+    starts: dict[int, int] = {}
+    area = b""
+    for k in order:
+        starts[k] = len(area)
+        area += fields[k] + b"\x1e"
+    directory = b"".join(
+        tag.encode() + b"%04d%05d" % (len(fields[k]) + 1, starts[k]) for k, tag in enumerate(tags)
+    )
+    base = 24 + len(directory) + 1
+    size = base + len(area) + 1
+    head = b"%05d" % size + leader[5:12] + b"%05d" % base + leader[17:]
+    return head + directory + b"\x1e" + area + b"\x1d"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_fields_stored_out_of_directory_order_read_as_in_order(data: st.DataObject) -> None:
+    sound = [r for r in corpus() if iso2709._parse_contiguous_py(r) is not None]
+    original = data.draw(st.sampled_from(sound))
+    _, tags, body = iso2709._parse_contiguous_py(original)  # type: ignore[misc]
+    order = data.draw(st.permutations(range(len(tags))))
+    shuffled = stored_in_order(original, order)
+    framed = iso2709._parse_contiguous_py(shuffled)
+    assert framed is not None  # the fast path takes it, by the directory's offsets
+    assert framed[1] == tags
+    assert framed[2].split(b"\x1e")[: len(tags)] == body.split(b"\x1e")[: len(tags)]
+    if _marcread is not None:
+        assert frame_c(shuffled) == framed
+    with reader(native=_marcread is not None):
+        assert outcome(shuffled) == outcome(original)
+    # and what the lenient reader makes of it is the same record
+    saved = iso2709.parse_contiguous
+    iso2709.parse_contiguous = lambda _: None
+    try:
+        assert outcome(shuffled) == outcome(original)
+    finally:
+        iso2709.parse_contiguous = saved
+
+
 @needs_c
 def test_other_bytes_like_records_frame_as_their_bytes_do() -> None:
     for data in corpus()[:200]:

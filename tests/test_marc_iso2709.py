@@ -117,9 +117,27 @@ def test_fields_stored_out_of_directory_order_are_read_by_their_offsets() -> Non
     entries = [data[24 + 12 * i : 36 + 12 * i] for i in range((base - 25) // 12)]
     swapped = entries[1] + entries[0] + b"".join(entries[2:])
     shuffled = data[:24] + swapped + data[base - 1 :]
-    assert parse_contiguous(shuffled) is None  # not in order: the slow path reads it
     _, got = parse(shuffled)
     assert got == [fields[1], fields[0], *fields[2:]]
+    # the fast path reads them the same, by their offsets, into a data area in directory order
+    fast = parse_contiguous(shuffled)
+    assert fast is not None
+    assert fast[1] == [tag for tag, _ in got]
+    assert fast[2] == b"".join(value + b"\x1e" for _, value in got)
+
+
+def test_a_field_holding_a_field_terminator_leaves_the_fast_path_and_keeps_its_tag() -> None:
+    data = encode(
+        b"00000nam a2200000 a 4500",
+        [("001", b"x1"), ("245", b"10\x1faWar\x1eX"), ("650", b" 0\x1faPeace")],
+    )
+    assert parse_contiguous(data) is None
+    record = read_iso2709(data)
+    assert record.control == (("001", "x1"),)
+    assert [(f.tag, f.subfields) for f in record.fields] == [
+        ("245", (("a", "War\x1eX"),)),
+        ("650", (("a", "Peace"),)),
+    ]
 
 
 field_values = st.binary(max_size=60).map(lambda b: b.replace(b"\x1d", b"").replace(b"\x1e", b""))
