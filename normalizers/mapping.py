@@ -540,39 +540,31 @@ def _year_of(rules: Iterable[Rule]) -> _Get[int | None]:
     return year
 
 
-def _isbns_of(rules: Iterable[Rule]) -> _Get[tuple[str, ...]]:
+def _numbers_of(
+    rules: Iterable[Rule], number_of: Callable[[str], str | None]
+) -> _Get[tuple[str, ...]]:
+    """The valid numbers (ISBNs, ISSNs) among the rules' subfields, each once, in the form
+    ``number_of`` gives them (None: not a valid number)."""
     specs = [(*_selector(rule), rule.subfields) for rule in rules]
 
-    def isbns(by_tag: _ByTag, marc: MarcRecord) -> tuple[str, ...]:
+    def numbers(by_tag: _ByTag, marc: MarcRecord) -> tuple[str, ...]:
         out: dict[str, None] = {}
         for tag, select, codes in specs:
             for f in by_tag.get(tag, _NONE) if tag else select(by_tag, marc):
                 for code, value in f.subfields:
                     if code in codes:
-                        number = isbn13(value)
+                        number = number_of(value)
                         if number:
                             out[number] = None
         return tuple(out)
 
-    return isbns
+    return numbers
 
 
-def _issns_of(rules: Iterable[Rule]) -> _Get[tuple[str, ...]]:
-    specs = [(*_selector(rule), rule.subfields) for rule in rules]
-
-    def issns(by_tag: _ByTag, marc: MarcRecord) -> tuple[str, ...]:
-        out: dict[str, None] = {}
-        for tag, select, codes in specs:
-            for f in by_tag.get(tag, _NONE) if tag else select(by_tag, marc):
-                for value in f.values(codes):
-                    token = (
-                        stdnum_issn.compact(value.strip().split(" ")[0]) if value.strip() else ""
-                    )
-                    if token and stdnum_issn.is_valid(token):
-                        out[str(stdnum_issn.format(token))] = None
-        return tuple(out)
-
-    return issns
+def _issn(value: str) -> str | None:
+    """The ISSN at the start of ``value``, hyphenated, or None if it is not valid."""
+    token = stdnum_issn.compact(value.strip().split(" ")[0]) if value.strip() else ""
+    return str(stdnum_issn.format(token)) if token and stdnum_issn.is_valid(token) else None
 
 
 _LANGUAGES: Final[dict[str, tuple[str, ...]]] = {}
@@ -995,8 +987,8 @@ def _plan(flavour: str) -> _Plan:
             parallel_titles=_each_of(rules["parallel_titles"]),
             series=_each_of(rules["series"]),
             links=_each_of(rules["links"]),
-            isbns=_isbns_of(rules["isbns"]),
-            issns=_issns_of(rules["issns"]),
+            isbns=_numbers_of(rules["isbns"], isbn13),
+            issns=_numbers_of(rules["issns"], _issn),
             languages=_languages_of(rules["languages"]),
             subjects=_subjects_of(rules["subjects"]),
             identifiers=_coded_of(rules["identifiers"]),
