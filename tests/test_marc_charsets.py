@@ -18,6 +18,7 @@ from core import RawRecord, RecordError
 from normalizers import normalize
 from normalizers.charsets import (
     _RUSSIAN,
+    _byte_sum,
     _cyrillic_scores,
     _HighBytes,
     _lone_marks,
@@ -422,6 +423,12 @@ def test_scores_on_bytes_are_the_scores_on_characters(sample: bytes) -> None:
             assert score == pytest.approx(reference, abs=0.5 / 25 + 1e-9)
         else:
             assert score >= reference - 0.5 / 25 - 1e-9
+
+
+@given(st.binary(max_size=3000) | st.binary(max_size=30).map(lambda b: b * 200))
+def test_the_byte_sum_is_the_sum_of_the_bytes(data: bytes) -> None:
+    assert _byte_sum(data) == sum(data)
+    assert _byte_sum(b"\xff" * len(data)) == 255 * len(data)
 
 
 def _reference_runs(sample: bytes) -> tuple[int, int, int, int]:
