@@ -38,6 +38,7 @@ from pymarc import marc8_mapping
 from core import RecordError
 
 __all__ = [
+    "Decoder",
     "Guess",
     "canonical_charset",
     "decode",
@@ -169,6 +170,9 @@ _EACC = 0x31
 _G0_DESIGNATORS = (0x28, 0x2C)  # "(" ","
 _G1_DESIGNATORS = (0x29, 0x2D)  # ")" "-"
 _TECHNIQUE_1 = (0x62, 0x67, 0x70)  # subscript, Greek symbols, superscript
+# what Basic Latin reads as the same characters: ASCII but ESC (0x1B); the control
+# characters (DEL too) pass through, as in a field that is all ASCII
+_MARC8_PLAIN = re.compile(rb"[\x00-\x1a\x1c-\x7f]+")
 
 
 def _marc8(data: bytes) -> tuple[str, bool]:
@@ -186,6 +190,18 @@ def _marc8(data: bytes) -> tuple[str, bool]:
     clean = True
     i, n = 0, len(data)
     while i < n:
+        if g0 == _BASIC_LATIN:  # a run of ASCII (escapes and DEL aside) is itself
+            plain = _MARC8_PLAIN.match(data, i)
+            if plain is not None:
+                text = plain.group().decode("ascii")
+                if marks:  # the marks read before it go after its first character
+                    out.append(text[0])
+                    out.extend(marks)
+                    marks.clear()
+                    text = text[1:]
+                out.append(text)
+                i = plain.end()
+                continue
         byte = data[i]
         if byte == 0x1B:
             step, g0, g1, ok = _marc8_escape(data, i, g0, g1)

@@ -36,6 +36,7 @@ from core.fastinit import constructor, fast_init
 from core.xmlsafe import parse_untrusted
 from normalizers import iso2709
 from normalizers.charsets import (
+    Decoder,
     canonical_charset,
     decoder,
     guess_charset,
@@ -277,15 +278,21 @@ def read_iso2709(
             family = "marc21" if chosen == "marc21" else "unimarc"
             guess = guess_charset(body, family=family, declared=declared)
             used, suspect = guess.charset, guess.suspect
+    text_clean = True
     if text is None and used in _STATELESS:
         decoded, clean = decoder(used)(body)
         if clean:
             text = decoded
+    elif text is None and used in _BY_SUBFIELD and whole:
+        values = body.split(b"\x1e")[: len(tags)] if values is None else values
+        stitched = _stitched(tags, values, decoder(used))
+        if stitched is not None:
+            text, text_clean = stitched
     leader = _leader_text(leader_bytes, used)
     split = None if text is None or not whole else _fields(tags, text)
     if split is not None:
         control, fields, order = split
-        clean = True
+        clean = text_clean
     else:
         values = body.split(b"\x1e")[: len(tags)] if values is None else values
         control, fields, order, clean = _decode_fields(tags, values, used)
@@ -294,6 +301,40 @@ def read_iso2709(
 
 # 0x1E and 0x1F cannot be part of a character in these: the record is decoded in one go
 _STATELESS = ("utf-8", "ascii", "cp1251", "koi8-r", "cp866", "cp1252", "iso8859-1", "iso8859-5")
+# ... and these are decoded a subfield at a time (escapes, combining marks before letters)
+_BY_SUBFIELD = ("marc-8", "iso-5426")
+
+
+def _stitched(tags: list[str], values: list[bytes], decode: Decoder) -> tuple[str, bool] | None:
+    """The record's text as ``_decode_fields`` decodes it, a subfield at a time, with the
+    field and subfield delimiters in place for ``_fields`` to split: (text, clean). Fields in
+    ASCII (most of them) are decoded whole. None when a decoded value holds a delimiter."""
+    parts: list[str] = []
+    clean = True
+    for tag, value in zip(tags, values, strict=True):
+        if value.isascii() and b"\x1b" not in value:
+            parts.append(value.decode("ascii"))
+            continue
+        first_sub = value.find(b"\x1f")
+        if tag[:2] == "00" or first_sub < 0:
+            text, ok = decode(value)
+            if "\x1e" in text:
+                return None
+            parts.append(text)
+            clean = clean and ok
+            continue
+        pieces = [value[:first_sub].decode("latin-1")]  # indicators, byte for byte
+        for chunk in value[first_sub + 1 :].split(b"\x1f"):
+            text, ok = decode(chunk[1:]) if chunk else ("", True)
+            if "\x1e" in text or "\x1f" in text:
+                return None
+            pieces.append(chunk[:1].decode("latin-1") + text)
+            clean = clean and ok
+        parts.append("\x1f".join(pieces))
+    parts.append("")
+    return "\x1e".join(parts), clean
+
+
 _new_field = tuple.__new__
 #: ``MarcRecord(...)``, cheaper (``core.fastinit``): one for every record read
 _new_marc = constructor(MarcRecord)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
+from pymarc import marc8_mapping
 
 from core import RawRecord, RecordError
 from normalizers import normalize
@@ -25,6 +26,7 @@ from normalizers.charsets import (
     _odd_characters,
     canonical_charset,
     decode,
+    decoder,
     guess_charset,
     iso5426_table,
     nfc,
@@ -133,6 +135,46 @@ def test_marc8_half_ligature_marks_become_one_double_mark() -> None:
     text, clean = decode(b"\xebt\xecs", "marc-8")
     assert clean and text == "t\u0361s"
     assert unicodedata.is_normalized("NFC", text)
+
+
+def _marc8_by_the_byte(data: bytes) -> tuple[str, bool]:
+    """MARC-8 in its default sets (ASCII in G0, ANSEL in G1), one byte at a time, from LC's
+    tables as pymarc has them: a combining mark waits for the character after it."""
+    out: list[str] = []
+    marks: list[str] = []
+    clean = True
+    for byte in data:
+        table = marc8_mapping.CODESETS[0x42 if byte < 0x80 else 0x45]
+        entry = table.get(byte) or table.get(byte ^ 0x80)
+        if byte <= 0x20 or byte == 0x7F:  # control characters pass through
+            entry = (byte, 0)
+        elif entry is None and byte in marc8_mapping.ODD_MAP:
+            entry = (marc8_mapping.ODD_MAP[byte], 0)
+        if entry is None:
+            clean = False
+            out.append("\ufffd")
+        elif entry[1]:
+            marks.append(chr(entry[0]))
+        else:
+            out += [chr(entry[0]), *marks]
+            marks.clear()
+    return "".join(out + marks), clean and not marks
+
+
+@settings(max_examples=2000)
+@given(
+    st.lists(
+        st.sampled_from([*b"\x00\x1f aZ.~\x7f", *range(0x80, 0x100)])
+        | st.sampled_from([b"abc", b"Tolstoy, Leo ", b"\xe2e", b"\xe1\xe2a"]).map(list),
+        max_size=20,
+    ).map(
+        lambda parts: bytes(
+            b for part in parts for b in (part if isinstance(part, list) else [part])
+        )
+    )
+)
+def test_marc8_in_its_default_sets_decodes_as_byte_by_byte(data: bytes) -> None:
+    assert decoder("marc-8")(data) == _marc8_by_the_byte(data)
 
 
 def test_marc8_bad_escape_is_flagged_not_fatal() -> None:

@@ -16,6 +16,7 @@ import sys
 import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import cache, partial
 from pathlib import Path
 
@@ -158,6 +159,62 @@ def test_fields_stored_out_of_directory_order_read_as_in_order(data: st.DataObje
         assert outcome(shuffled) == outcome(original)
     finally:
         iso2709.parse_contiguous = saved
+
+
+def _in_order(record: MarcRecord | type[BaseException]) -> object:
+    """``record`` with ``order`` as the fast path writes it: empty when control fields come
+    first (``_decode_fields`` spells that order out)."""
+    if isinstance(record, MarcRecord) and record.order.lstrip("c").strip("d") == "":
+        return replace(record, order="")
+    return record
+
+
+@contextmanager
+def subfield_by_subfield() -> Iterator[None]:
+    """read_iso2709 with stateful charsets decoded by ``_decode_fields`` alone."""
+    saved = marc._BY_SUBFIELD
+    marc._BY_SUBFIELD = ()
+    try:
+        yield
+    finally:
+        marc._BY_SUBFIELD = saved
+
+
+@cache
+def stateful_records() -> tuple[tuple[bytes, str], ...]:
+    """Every record at hand that reads as MARC-8 or ISO 5426, and the charset."""
+    found = []
+    for data in corpus():
+        got = outcome(data)
+        if isinstance(got, MarcRecord) and got.charset in ("marc-8", "iso-5426"):
+            found.append((data, got.charset))
+    return tuple(found)
+
+
+def test_stateful_charsets_read_the_same_stitched_as_subfield_by_subfield() -> None:
+    records = stateful_records()
+    assert len(records) >= 10
+    for data, _ in records:
+        with subfield_by_subfield():
+            expected = _in_order(outcome(data))
+        assert _in_order(outcome(data)) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_stateful_charsets_read_the_same_with_bytes_changed(data: st.DataObject) -> None:
+    # changed bytes inside the data area: marks before delimiters, escapes cut short,
+    # delimiters decoded out of odd bytes (the stitched text is then refused)
+    records = stateful_records()
+    original, charset = data.draw(st.sampled_from(records))
+    base = int(original[12:17])
+    position = data.draw(st.integers(base, len(original) - 2))
+    byte = data.draw(st.sampled_from([0x1B, 0x1E, 0x1F, 0xE1, 0xE2, 0xC2, 0x28, 0x24, 0x7F]))
+    changed = original[:position] + bytes([byte]) + original[position + 1 :]
+    for given_charset in ("", charset):
+        with subfield_by_subfield():
+            expected = _in_order(outcome(changed, given_charset))
+        assert _in_order(outcome(changed, given_charset)) == expected
 
 
 @needs_c
