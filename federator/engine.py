@@ -237,14 +237,7 @@ class Engine:
         except Exception as exc:
             update(**_failure(exc, target, "search", overall))
             return [], None
-        records, bad = _normalize_all(result, target)
-        update(
-            state=TargetState.DONE,
-            hits=result.hits,
-            records=len(records),
-            message=_notes(bad, result),
-        )
-        return records, result.result_set
+        return _delivered(result, target, update, 0), result.result_set
 
     async def _fetch_target(
         self,
@@ -277,15 +270,29 @@ class Engine:
         except Exception as exc:
             update(**_failure(exc, target, "fetch", overall))
             return [], None
-        records, bad = _normalize_all(result, target)
-        update(
-            state=TargetState.DONE,
-            hits=result.hits,
-            records=before.records + len(records),
-            message=_notes(bad, result),
-            diagnostic=None,
-        )
-        return records, result.result_set
+        return _delivered(
+            result, target, update, before.records, diagnostic=None
+        ), result.result_set
+
+
+def _delivered(
+    result: SearchResult,
+    target: Target,
+    update: Callable[..., None],
+    counted: int,
+    **changes: Any,
+) -> list[Record]:
+    """The records of ``result``, normalized, once the target's status says it is done:
+    ``counted`` records before these, and what could not be decoded or was diagnosed."""
+    records, bad = _normalize_all(result, target)
+    update(
+        state=TargetState.DONE,
+        hits=result.hits,
+        records=counted + len(records),
+        message=_notes(bad, result),
+        **changes,
+    )
+    return records
 
 
 def _notes(bad: int, result: SearchResult) -> str:

@@ -120,7 +120,7 @@ def status_of(field: DataField, rules: tuple[StatusRule, ...]) -> HoldingStatus:
     for rule in rules:
         if rule.kind == "default":
             return rule.status
-        value = _first_value(field, rule.subfield).strip()
+        value = field.first(rule.subfield).strip()
         if rule.kind == "codes" and rule.codes is not None:
             found = rule.codes.get(value.casefold())
             if found is not None:
@@ -139,30 +139,22 @@ def _applies(rule: StatusRule, value: str) -> bool:
     return rule.kind == "present" or (rule.kind == "other_than" and value not in rule.values)
 
 
-def _first_value(field: DataField, codes: str) -> str:
-    """``field.first(codes)``, here where mypyc compiles it (called for every holding)."""
-    for code, value in field.subfields:
-        if value and code in codes:
-            return value
-    return ""
-
-
 def _first(field: DataField, codes: str) -> str:
     """The first value of the first of ``codes`` (in their order) the field has, trimmed."""
     for code in codes:
-        value = trim(_first_value(field, code), period=False)
+        value = trim(field.first(code), period=False)
         if value:
             return value
     return ""
 
 
 def _call_number(field: DataField, codes: str) -> str:
-    parts = [trim(v, period=False) for code in codes for c, v in field.subfields if c in code]
+    parts = [trim(v, period=False) for code in codes for v in field.values(code)]
     return " ".join(p for p in parts if p)
 
 
 def _copies(field: DataField, code: str) -> int:
-    value = _first_value(field, code).strip() if code else ""
+    value = field.first(code).strip() if code else ""
     return int(value) if value.isdigit() and int(value) > 0 else 1
 
 

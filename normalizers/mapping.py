@@ -429,6 +429,15 @@ def _first_of(rules: Iterable[Rule]) -> _Get[str]:
     return first
 
 
+def _add_each(out: dict[str, None], f: DataField, codes: str, period: bool) -> None:
+    """Each value of ``codes`` in ``f``, cleaned, into ``out`` (a rule with ``each``)."""
+    for code, value in f.subfields:
+        if code in codes:
+            text = _clean(value, period)
+            if text:
+                out[text] = None
+
+
 def _each_of(rules: Iterable[Rule]) -> _Get[tuple[str, ...]]:
     """Each field's joined subfields (with ``each``: each subfield), cleaned, each once."""
     specs = []
@@ -448,11 +457,7 @@ def _each_of(rules: Iterable[Rule]) -> _Get[tuple[str, ...]]:
             codes, join, clean, period = spec
             for f in fields:
                 if codes is not None:
-                    for code, value in f.subfields:
-                        if code in codes:
-                            text = _clean(value, period)
-                            if text:
-                                out[text] = None
+                    _add_each(out, f, codes, period)
                     continue
                 text = join(f)
                 if text:
@@ -662,11 +667,7 @@ def _subjects_of(rules: Iterable[Rule]) -> _Get[tuple[str, ...]]:
             each, compose, first, subdivisions, separator, period = spec
             for f in fields:
                 if each is not None:
-                    for code, value in f.subfields:
-                        if code in each:
-                            text = _clean(value, period)
-                            if text:
-                                out[text] = None
+                    _add_each(out, f, each, period)
                     continue
                 heading = compose(f) if compose is not None else ""
                 parts: list[str] = []

@@ -1726,6 +1726,15 @@ def _open(buf: bytes, pos: int, limit: int) -> tuple[int, int]:
     return end, start
 
 
+def _enter(buf: bytes, pos: int, identifier: int, limit: int) -> tuple[int, int, int]:
+    """Into the constructed value at ``pos``, which must have ``identifier``: (its end or -1
+    if indefinite, contents offset, the limit of what it holds)."""
+    if buf[pos] != identifier:
+        raise _Unusual
+    end, start = _open(buf, pos + 1, limit)
+    return end, start, limit if end < 0 else end
+
+
 def _close(buf: bytes, pos: int, end: int, limit: int) -> int:
     """Past the end of a value whose contents were read up to ``pos``."""
     if end >= 0:
@@ -1774,14 +1783,11 @@ def _read_indefinite_entry(buf: bytes, pos: int, limit: int) -> tuple[NamePlusRe
 def _read_entry(buf: bytes, pos: int, limit: int) -> tuple[NamePlusRecord, int]:
     """A NamePlusRecord of the usual shape at ``pos`` and its end; ``_Unusual`` otherwise."""
     try:
-        if buf[pos] != 0x30:
-            raise _Unusual
-        if buf[pos + 1] == 0x80:
+        if buf[pos] == 0x30 and buf[pos + 1] == 0x80:
             found = _read_indefinite_entry(buf, pos + 2, limit)
             if found is not None:
                 return found
-        seq_end, pos = _open(buf, pos + 1, limit)
-        seq_limit = limit if seq_end < 0 else seq_end
+        seq_end, pos, seq_limit = _enter(buf, pos, 0x30, limit)
         name = None
         if buf[pos] == 0x80:
             name_end, start = _open(buf, pos + 1, seq_limit)
@@ -1789,18 +1795,9 @@ def _read_entry(buf: bytes, pos: int, limit: int) -> tuple[NamePlusRecord, int]:
                 raise _Unusual
             name = buf[start:name_end].decode("utf-8", "replace")
             pos = name_end
-        if buf[pos] != 0xA1:
-            raise _Unusual
-        choice_end, pos = _open(buf, pos + 1, seq_limit)
-        choice_limit = seq_limit if choice_end < 0 else choice_end
-        if buf[pos] != 0xA1:
-            raise _Unusual
-        record_end, pos = _open(buf, pos + 1, choice_limit)
-        record_limit = choice_limit if record_end < 0 else record_end
-        if buf[pos] != 0x28:
-            raise _Unusual
-        external_end, pos = _open(buf, pos + 1, record_limit)
-        external_limit = record_limit if external_end < 0 else external_end
+        choice_end, pos, choice_limit = _enter(buf, pos, 0xA1, seq_limit)  # record [1]
+        record_end, pos, record_limit = _enter(buf, pos, 0xA1, choice_limit)  # retrieval [1]
+        external_end, pos, external_limit = _enter(buf, pos, 0x28, record_limit)  # EXTERNAL
         if buf[pos] != 0x06:
             raise _Unusual
         oid_end, start = _open(buf, pos + 1, external_limit)
